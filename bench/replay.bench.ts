@@ -1,0 +1,216 @@
+/**
+ * `npm run bench:replay`: events/s of a full `rebuild()` over >= 200k events, against a raw baseline
+ * in the same run (the same ordered consumer feeding plain SQLite inserts, no domain code), and their
+ * ratio. Prints one JSON object. Uses NATS_URL when set, else a private nats-server on a free port.
+ *
+ * Options (env): BENCH_GRAPHS (default 200), BENCH_TASKS (default 500): events = graphs * (1 + 2 * tasks).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { v4 as uuidv4, v7 as uuidv7 } from 'uuid';
+import { type DomainEvent, stamp } from '../src/events/index.ts';
+import { Projector, ReadModel, ReadyIndex } from '../src/projections/index.ts';
+import { connectNats } from '../src/store/connect.ts';
+import { EventStore } from '../src/store/event-store.ts';
+import { startNatsServerProcess } from '../src/store/nats-server-process.ts';
+
+const GRAPHS = Number(process.env.BENCH_GRAPHS ?? 200);
+const TASKS = Number(process.env.BENCH_TASKS ?? 500);
+const APPEND_WINDOW = 2_000;
+const BASELINE_BATCH = 500;
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'am-bench-replay-'));
+  const server = process.env.NATS_URL ? null : await startNatsServerProcess({ storeDir: join(dir, 'nats') });
+  const suffix = uuidv4().slice(0, 8);
+  const settings = process.env.NATS_URL
+    ? { streamName: `AM_BENCH_${suffix}`, subjectPrefix: `bench${suffix}.evt`, replicas: 1 }
+    : { streamName: 'AM_EVENTS', subjectPrefix: 'am.evt', replicas: 1 };
+  const nc = await connectNats({ servers: process.env.NATS_URL ?? server!.url });
+  try {
+    const store = await EventStore.open(nc, settings);
+    const append = await appendWorkload(store);
+    const tail = await store.lastSeq();
+
+    // The baseline runs before and after the rebuild; the ratio uses the faster one (the conservative figure).
+    const baselineBefore = await rawBaseline(store, join(dir, 'baseline-1.sqlite'), tail);
+    const readModel = ReadModel.open(join(dir, 'rebuild.sqlite'));
+    const projector = new Projector({
+      readModel,
+      source: store,
+      subjects: store.subjects,
+      readyIndex: new ReadyIndex(),
+      maxBatch: 1000,
+      onError: (error) => {
+        throw error;
+      },
+    });
+    const rebuild = await projector.rebuild();
+    await projector.stop();
+    const rebuildRows = readModel.db.prepare('SELECT COUNT(*) AS n FROM results').get() as { n: number };
+    readModel.close();
+
+    const baselineAfter = await rawBaseline(store, join(dir, 'baseline-2.sqlite'), tail);
+    const baseline = baselineBefore.ms < baselineAfter.ms ? baselineBefore : baselineAfter;
+    const rebuildRate = tail / (rebuild.ms / 1000);
+    const baselineRate = tail / (baseline.ms / 1000);
+    const report = {
+      benchmark: 'replay',
+      nats: process.env.NATS_URL ? 'external' : 'private nats-server',
+      events: tail,
+      graphs: GRAPHS,
+      tasksPerGraph: TASKS,
+      append: { ms: Math.round(append.ms), eventsPerSec: Math.round(tail / (append.ms / 1000)) },
+      rebuild: {
+        ms: Math.round(rebuild.ms),
+        eventsPerSec: Math.round(rebuildRate),
+        resultRows: rebuildRows.n,
+      },
+      baseline: {
+        ms: Math.round(baseline.ms),
+        eventsPerSec: Math.round(baselineRate),
+        rows: baseline.rows,
+        runsMs: [Math.round(baselineBefore.ms), Math.round(baselineAfter.ms)],
+      },
+      ratio: Number((rebuildRate / baselineRate).toFixed(3)),
+      target: 0.5,
+      rssMb: Math.round(process.memoryUsage().rss / 1024 / 1024),
+    };
+    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  } finally {
+    await nc.drain();
+    await server?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Explicit graphs whose every task is claimed and completed: 1 + 2 * TASKS events each, appended pipelined. */
+async function appendWorkload(store: EventStore): Promise<{ ms: number }> {
+  const startedAt = performance.now();
+  let inFlight: Promise<unknown>[] = [];
+  let now = Date.now();
+  const meta = (actor: string) => ({ now: now++, actor, newId: uuidv7 });
+  const push = async (subject: string, event: DomainEvent, expected: number | null) => {
+    inFlight.push(store.append({ subject, event, expectedLastSubjectSeq: expected, msgId: event.id }));
+    if (inFlight.length >= APPEND_WINDOW) {
+      await Promise.all(inFlight);
+      inFlight = [];
+    }
+  };
+  for (let g = 0; g < GRAPHS; g++) {
+    const graphId = uuidv4();
+    const tasks = Array.from({ length: TASKS }, (_, i) => ({
+      id: `t${i}`,
+      title: `Task ${i}`,
+      instructions: `Do step ${i} of the benchmark goal.`,
+    }));
+    await push(
+      store.subjects.graph(graphId),
+      stamp(
+        {
+          type: 'GraphSubmitted',
+          graphId,
+          data: {
+            goal: 'benchmark',
+            tasks,
+            options: { maxReworkCycles: 2, maxAttempts: 3, leaseMs: 60_000, priority: 0 },
+            idempotencyKey: null,
+          },
+        },
+        meta('admin'),
+      ),
+      0,
+    );
+    // Claims need their token (the TaskClaimed sequence) before the completion: wait for this graph's claims.
+    await Promise.all(inFlight);
+    inFlight = [];
+    const claims = await Promise.all(
+      tasks.map((task) =>
+        store.append({
+          subject: store.subjects.task(graphId, task.id),
+          event: stamp(
+            {
+              type: 'TaskClaimed',
+              graphId,
+              taskId: task.id,
+              data: {
+                agentId: 'bench',
+                requestId: `${graphId}:${task.id}`,
+                attempt: 1,
+                cycle: 1,
+                leaseUntil: now + 60_000,
+              },
+            },
+            meta('bench'),
+          ),
+          expectedLastSubjectSeq: 0,
+          msgId: `claim:bench:${graphId}:${task.id}`,
+        }),
+      ),
+    );
+    for (const [i, task] of tasks.entries()) {
+      const claimSeq = claims[i]!.seq;
+      await push(
+        store.subjects.task(graphId, task.id),
+        stamp(
+          {
+            type: 'TaskCompleted',
+            graphId,
+            taskId: task.id,
+            data: {
+              claimToken: String(claimSeq),
+              result: {
+                output: `output of ${task.id}`,
+                history: [{ thought: 'done', action: { type: 'final', answer: `output of ${task.id}` } }],
+                model: 'bench',
+              },
+            },
+          },
+          meta('bench'),
+        ),
+        claimSeq,
+      );
+    }
+  }
+  await Promise.all(inFlight);
+  return { ms: performance.now() - startedAt };
+}
+
+/** The same feed, no domain code: each message becomes one row, in transactions of the same size. */
+async function rawBaseline(
+  store: EventStore,
+  path: string,
+  tail: number,
+): Promise<{ ms: number; rows: number }> {
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.exec('CREATE TABLE raw (seq INTEGER PRIMARY KEY, subject TEXT NOT NULL, data BLOB NOT NULL)');
+  const insert = db.prepare('INSERT INTO raw (seq, subject, data) VALUES (?, ?, ?)');
+  const flush = db.transaction((rows: Array<{ seq: number; subject: string; data: Uint8Array }>) => {
+    for (const row of rows) insert.run(row.seq, row.subject, row.data);
+  });
+  const startedAt = performance.now();
+  const abort = new AbortController();
+  let buffer: Array<{ seq: number; subject: string; data: Uint8Array }> = [];
+  for await (const message of store.consume(1, { signal: abort.signal })) {
+    buffer.push(message);
+    if (buffer.length >= BASELINE_BATCH || message.pending === 0) {
+      flush(buffer);
+      buffer = [];
+    }
+    if (message.seq >= tail) {
+      abort.abort();
+      break;
+    }
+  }
+  if (buffer.length > 0) flush(buffer);
+  const ms = performance.now() - startedAt;
+  const rows = (db.prepare('SELECT COUNT(*) AS n FROM raw').get() as { n: number }).n;
+  db.close();
+  return { ms, rows };
+}
+
+await main();

@@ -1,0 +1,19 @@
+import type { Logger } from 'pino';
+import type { CommandPorts } from '../commands/index.ts';
+import type { Projector, ReadModel, ReadyIndex } from '../projections/index.ts';
+import type { EventStore } from '../store/event-store.ts';
+
+/** Everything an operation needs, built once per process by the server entry. */
+export interface AppContext {
+  store: EventStore;
+  readModel: ReadModel;
+  projector: Projector;
+  readyIndex: ReadyIndex;
+  /** append/waitFor/clock/ids for handleCommand. */
+  ports: CommandPorts;
+  log: Logger;
+  /** SHA-256 (hex) of AM_ADMIN_TOKEN, or null when no bootstrap admin is configured. */
+  adminTokenHash: string | null;
+  /** Publishes `am.notify.v1.ready` hints (core NATS); absent in processes without a NATS service. */
+  notifyReady?: (hint: { graphId: string; count: number }) => void;
+}

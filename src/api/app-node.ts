@@ -1,0 +1,76 @@
+import type { NatsConnection } from '@nats-io/nats-core';
+import pino, { type Logger } from 'pino';
+import { v7 as uuidv7 } from 'uuid';
+import { Projector, ReadModel, ReadyIndex } from '../projections/index.ts';
+import { EventStore } from '../store/event-store.ts';
+import type { StoreSettings } from '../store/stream-settings.ts';
+import type { AppContext } from './app-context.ts';
+import { hashToken } from './principal.ts';
+
+export interface AppNodeOptions {
+  nc: NatsConnection;
+  store: StoreSettings;
+  /** This process's SQLite read model file. */
+  dbPath: string;
+  /** The bootstrap admin token (AM_ADMIN_TOKEN), if any. */
+  adminToken?: string;
+  log?: Logger;
+  /** Wait until the read model has caught up with the stream before resolving. Default true. */
+  catchUp?: boolean;
+}
+
+export interface AppNode {
+  ctx: AppContext;
+  close(): Promise<void>;
+}
+
+/**
+ * One AM process's core: event store, its own read model and projector, the READY index and the
+ * command ports. The HTTP API, the NATS service and the manager all run on one AppNode.
+ */
+export async function startAppNode(opts: AppNodeOptions): Promise<AppNode> {
+  const log = opts.log ?? pino({ level: 'silent' });
+  const store = await EventStore.open(opts.nc, opts.store);
+  const readModel = ReadModel.open(opts.dbPath);
+  const readyIndex = new ReadyIndex();
+  const projector = new Projector({
+    readModel,
+    source: store,
+    subjects: store.subjects,
+    readyIndex,
+    onError: (error) => log.error({ err: error }, 'projector stopped'),
+  });
+  projector.start();
+  if (opts.catchUp ?? true) {
+    const tail = await store.lastSeq();
+    await projector.waitFor(tail, 120_000);
+  }
+  const ctx: AppContext = {
+    store,
+    readModel,
+    projector,
+    readyIndex,
+    log,
+    adminTokenHash: opts.adminToken ? hashToken(opts.adminToken) : null,
+    ports: {
+      append: (req) => store.append(req),
+      subjects: store.subjects,
+      waitFor: (seq, timeoutMs) => projector.waitFor(seq, timeoutMs),
+      clock: () => Date.now(),
+      newId: () => uuidv7(),
+    },
+  };
+  let closed = false;
+  return {
+    ctx,
+    async close() {
+      if (closed) return;
+      closed = true;
+      try {
+        await projector.stop();
+      } finally {
+        readModel.close();
+      }
+    },
+  };
+}

@@ -1,0 +1,239 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { z } from 'zod';
+import { AppError } from '../../errors.ts';
+import type { AppContext } from '../app-context.ts';
+import { invoke, OPERATIONS, type Operation } from '../operations.ts';
+import { parseInput } from '../parse-input.ts';
+import { authenticate, bearerToken, type Principal } from '../principal.ts';
+import { AgentRateLimit } from './agent-rate-limit.ts';
+import { openApiDocument, type RouteDoc } from './openapi-spec.ts';
+import { errorHandler, sendProblem } from './problem-json.ts';
+import { HttpMetrics } from './prom-metrics.ts';
+import { registerEventStream } from './sse.ts';
+
+export interface BuildAppOptions {
+  ctx: AppContext;
+  /** Largest accepted body. Default 1 MiB. */
+  bodyLimitBytes?: number;
+  /** Requests per second per agent. Default 1000. */
+  rateLimitPerSec?: number;
+  /** Fastify logger: false (default), or pino options. Authorization headers are always redacted. */
+  logger?: boolean | Record<string, unknown>;
+  /** Projection lag (events) above which /readyz answers 503. Default 10000. */
+  readyMaxLag?: number;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal?: Principal;
+  }
+}
+
+/** Builds the HTTP API over one AppNode. Only the server entry calls `listen`. */
+export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> {
+  const { ctx } = opts;
+  const app = Fastify({
+    bodyLimit: opts.bodyLimitBytes ?? 1024 * 1024,
+    logger:
+      opts.logger === undefined || opts.logger === false
+        ? false
+        : {
+            ...(opts.logger === true ? {} : opts.logger),
+            redact: { paths: ['req.headers.authorization'], censor: '[redacted]' },
+          },
+    return503OnClosing: true,
+    // Closing must not wait for keep-alive sockets or long-polls: a cut claim or result is retried by its
+    // worker, and both are idempotent (requestId, claim token).
+    forceCloseConnections: true,
+  });
+  const limiter = new AgentRateLimit(opts.rateLimitPerSec ?? 1_000);
+  const metrics = new HttpMetrics(ctx);
+  const docs: RouteDoc[] = [];
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(
+      reply,
+      new AppError('AM_ERR_ROUTE_NOT_FOUND', `no route ${request.method} ${request.url}`),
+      request.url,
+    ),
+  );
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.requestDuration
+      .labels(request.method, request.routeOptions.url ?? 'unknown', String(reply.statusCode))
+      .observe(reply.elapsedTime / 1000);
+  });
+
+  /** Authenticates, applies the per-agent rate limit and records the principal. */
+  const authenticated = async (request: FastifyRequest, reply: FastifyReply): Promise<Principal> => {
+    const principal = authenticate(ctx, bearerToken(request.headers.authorization));
+    const wait = limiter.take(principal.agentId);
+    if (wait > 0) {
+      reply.header('retry-after', String(wait));
+      throw new AppError(
+        'AM_ERR_RATE_LIMITED',
+        `more than ${opts.rateLimitPerSec ?? 1_000} requests per second`,
+      );
+    }
+    request.principal = principal;
+    return principal;
+  };
+
+  function route<S extends z.ZodType, O>(
+    method: 'GET' | 'POST',
+    url: string,
+    op: Operation<S, O>,
+    spec: { status: number; input: (request: FastifyRequest) => unknown; summary: string; reply?: z.ZodType },
+  ): void {
+    docs.push({
+      method,
+      url,
+      op: op.name,
+      status: spec.status,
+      summary: spec.summary,
+      input: op.input,
+      reply: spec.reply,
+    });
+    app.route({
+      method,
+      url,
+      handler: async (request, reply) => {
+        const principal = await authenticated(request, reply);
+        const input = parseInput(op.input, spec.input(request));
+        const abort = new AbortController();
+        reply.raw.on('close', () => {
+          if (!reply.raw.writableFinished) abort.abort();
+        });
+        const result = await invoke(op, ctx, principal, input, abort.signal);
+        reply.header('am-projection-seq', String(ctx.projector.appliedSeq));
+        if (result === null) return reply.code(204).send();
+        return reply.code(spec.status).send(result);
+      },
+    });
+  }
+
+  const body = (request: FastifyRequest) => request.body ?? {};
+  const bodyWith = (request: FastifyRequest) => ({
+    ...(objectOf(request.body) ?? {}),
+    ...objectOf(request.params),
+  });
+  const query = (request: FastifyRequest) => ({ ...objectOf(request.query), ...objectOf(request.params) });
+
+  route('POST', '/v1/tasks', OPERATIONS.PlanTask, {
+    status: 202,
+    input: body,
+    summary: 'Submit a goal or an explicit graph',
+  });
+  route('POST', '/v1/tasks/claim', OPERATIONS.ClaimTask, {
+    status: 200,
+    input: body,
+    summary: 'Claim a READY task (long-poll up to waitMs); 204 when none',
+  });
+  route('POST', '/v1/tasks/:taskId/heartbeat', OPERATIONS.ExtendLease, {
+    status: 200,
+    input: bodyWith,
+    summary: 'Extend the lease of a claim; cancelled: true means stop',
+  });
+  route('POST', '/v1/tasks/:taskId/progress', OPERATIONS.ReportProgress, {
+    status: 202,
+    input: bodyWith,
+    summary: 'Record one ReAct step',
+  });
+  route('POST', '/v1/tasks/:taskId/release', OPERATIONS.ReleaseTask, {
+    status: 202,
+    input: bodyWith,
+    summary: 'Give a claimed task back at once (no attempt used)',
+  });
+  route('POST', '/v1/results', OPERATIONS.SubmitResult, {
+    status: 202,
+    input: body,
+    summary: 'Submit a result',
+  });
+  route('GET', '/v1/graphs', OPERATIONS.ListGraphs, { status: 200, input: query, summary: 'List graphs' });
+  route('GET', '/v1/graphs/:id', OPERATIONS.GetGraph, {
+    status: 200,
+    input: query,
+    summary: 'The whole TaskGraph',
+  });
+  route('GET', '/v1/graphs/:id/events', OPERATIONS.GetGraphEvents, {
+    status: 200,
+    input: query,
+    summary: 'The audit trail of a graph, from the stream',
+  });
+  route('POST', '/v1/graphs/:id/cancel', OPERATIONS.CancelGraph, {
+    status: 202,
+    input: bodyWith,
+    summary: 'Cancel a graph',
+  });
+  route('POST', '/v1/graphs/:id/retry', OPERATIONS.RetryGraph, {
+    status: 202,
+    input: (request) => objectOf(request.params),
+    summary: 'Give the failed tasks of a task_failed graph a new attempt budget',
+  });
+  route('POST', '/v1/agents', OPERATIONS.RegisterAgent, {
+    status: 201,
+    input: body,
+    summary: 'Register an agent',
+  });
+  route('GET', '/v1/agents', OPERATIONS.ListAgents, {
+    status: 200,
+    input: () => ({}),
+    summary: 'List agents',
+  });
+  route('POST', '/v1/agents/:id/revoke', OPERATIONS.RevokeAgent, {
+    status: 202,
+    input: (request) => objectOf(request.params),
+    summary: 'Revoke an agent',
+  });
+
+  registerEventStream(app, ctx, authenticated);
+
+  app.get('/healthz', async () => ({ ok: true }));
+  app.get('/readyz', async (request, reply) => {
+    await authenticated(request, reply);
+    const natsOk = ctx.store.connected;
+    let streamSeq: number | null = null;
+    try {
+      streamSeq = await ctx.store.lastSeq();
+    } catch {
+      streamSeq = null;
+    }
+    const lag = streamSeq === null ? null : Math.max(0, streamSeq - ctx.projector.appliedSeq);
+    const ready =
+      natsOk && streamSeq !== null && ctx.projector.isRunning && (lag ?? 0) <= (opts.readyMaxLag ?? 10_000);
+    return reply.code(ready ? 200 : 503).send({
+      ready,
+      nats: natsOk && streamSeq !== null ? 'connected' : 'unavailable',
+      projector: ctx.projector.isRunning ? 'running' : 'stopped',
+      appliedSeq: ctx.projector.appliedSeq,
+      streamSeq,
+      lag,
+    });
+  });
+  app.get('/metrics', async (request, reply) => {
+    await authenticated(request, reply);
+    return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+
+  // The document is built from zod schemas; @fastify/swagger's type wants its own OpenAPI typings.
+  await app.register(swagger, {
+    mode: 'static',
+    specification: { document: openApiDocument(docs) as never },
+  });
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    uiHooks: {
+      onRequest: async (request, reply) => {
+        await authenticated(request, reply);
+      },
+    },
+  });
+  return app;
+}
+
+function objectOf(value: unknown): Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : {};
+}

@@ -1,0 +1,176 @@
+import { Match, type Msg, type NatsConnection, type Subscription } from '@nats-io/nats-core';
+import { AppError, isAppError } from '../../errors.ts';
+import type { AppContext } from '../app-context.ts';
+import { invoke, OPERATIONS, type Operation } from '../operations.ts';
+import { parseInput } from '../parse-input.ts';
+import { authenticate, bearerToken } from '../principal.ts';
+
+export interface CommandServiceOptions {
+  ctx: AppContext;
+  /** A connection of a user allowed to subscribe `<prefix>.>` and publish replies to `_INBOX.>`. */
+  nc: NatsConnection;
+  /** Command subjects are `<prefix>.<Operation>`. Default `am.cmd.v1`. */
+  prefix?: string;
+  /** Queue group: each request goes to one AM process. Default `am`. */
+  queue?: string;
+  /** Largest accepted request body. Default 1 MiB. */
+  maxBytes?: number;
+  /**
+   * Requests handled at once by this process; further ones wait in the subscription's buffer until one
+   * finishes. Long-polling claims count, so keep it well above the number of waiting workers. Default 1024.
+   */
+  maxConcurrent?: number;
+}
+
+export interface CommandService {
+  /** Requests being handled right now. */
+  readonly inFlight: number;
+  /**
+   * Stops taking requests: ends long-polls (they answer "no work"), drains the subscription so buffered
+   * requests are still answered, and resolves when every in-flight request has replied. Idempotent.
+   */
+  stop(): Promise<void>;
+}
+
+/** The reply of every command (DESIGN.md "Interfaces"); `field` names the bad input on validation errors. */
+export type CommandReply =
+  | { ok: true; data: unknown }
+  | { ok: false; error: { status: number; code: string; detail: string; field?: string } };
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const operations: Readonly<Record<string, Operation>> = OPERATIONS;
+
+/**
+ * The NATS interface: `am.cmd.v1.<Operation>` request/reply in queue group `am`, with the same bodies
+ * (HTTP path parameters are body fields), auth (the `authorization` header) and error codes as HTTP,
+ * because both dispatch to OPERATIONS. Requests are handled concurrently: a claim may long-poll for
+ * up to 30 s and must not hold up a heartbeat behind it.
+ */
+export function startCommandService(opts: CommandServiceOptions): CommandService {
+  const { ctx, nc } = opts;
+  const prefix = opts.prefix ?? 'am.cmd.v1';
+  const maxBytes = opts.maxBytes ?? 1024 * 1024;
+  const maxConcurrent = Math.max(1, opts.maxConcurrent ?? 1024);
+  const inFlight = new Set<Promise<void>>();
+  const stopping = new AbortController();
+
+  const sub: Subscription = nc.subscribe(`${prefix}.*`, { queue: opts.queue ?? 'am' });
+
+  const loop = (async () => {
+    try {
+      for await (const msg of sub) {
+        while (inFlight.size >= maxConcurrent) await Promise.race(inFlight);
+        // handle() never rejects: every failure becomes an error reply.
+        const work: Promise<void> = handle(msg).finally(() => inFlight.delete(work));
+        inFlight.add(work);
+      }
+    } catch (error) {
+      // The subscription itself failed (e.g. a permissions violation on subscribe).
+      ctx.log.error({ err: error, subject: `${prefix}.*` }, 'command subscription failed');
+    }
+  })();
+
+  async function handle(msg: Msg): Promise<void> {
+    const reply = await replyTo(msg);
+    if (!msg.reply) return;
+    respond(msg, reply);
+  }
+
+  async function replyTo(msg: Msg): Promise<CommandReply> {
+    const name = msg.subject.slice(prefix.length + 1);
+    try {
+      const op = Object.hasOwn(operations, name) ? operations[name] : undefined;
+      if (!op) throw new AppError('AM_ERR_ROUTE_NOT_FOUND', `unknown operation ${name}`);
+      if (msg.data.length > maxBytes) {
+        throw new AppError(
+          'AM_ERR_PAYLOAD_TOO_LARGE',
+          `the request has ${msg.data.length} bytes, at most ${maxBytes}`,
+        );
+      }
+      const principal = authenticate(ctx, tokenOf(msg));
+      const input = parseInput(op.input, parseBody(msg.data));
+      const data = await invoke(op, ctx, principal, input, stopping.signal);
+      return { ok: true, data: data ?? null };
+    } catch (error) {
+      return errorReply(error, msg.subject);
+    }
+  }
+
+  function errorReply(error: unknown, subject: string): CommandReply {
+    if (!isAppError(error)) ctx.log.error({ err: error, subject }, 'unexpected error in a command');
+    const appError = isAppError(error) ? error : new AppError('AM_ERR_INTERNAL', 'internal error');
+    const field = appError.details?.field;
+    return {
+      ok: false,
+      error: {
+        status: appError.statusCode,
+        code: appError.code,
+        detail: appError.message,
+        ...(typeof field === 'string' && field !== '' ? { field } : {}),
+      },
+    };
+  }
+
+  function respond(msg: Msg, reply: CommandReply): void {
+    let payload = encoder.encode(JSON.stringify(reply));
+    const maxPayload = nc.info?.max_payload;
+    if (maxPayload !== undefined && payload.length > maxPayload) {
+      // A reply NATS cannot carry (e.g. a huge graph): say so rather than leave the requester to time out.
+      payload = encoder.encode(
+        JSON.stringify(
+          errorReply(
+            new AppError(
+              'AM_ERR_PAYLOAD_TOO_LARGE',
+              `the reply has ${payload.length} bytes, NATS allows ${maxPayload}`,
+            ),
+            msg.subject,
+          ),
+        ),
+      );
+    }
+    try {
+      msg.respond(payload);
+    } catch (error) {
+      // The connection closed under us; the requester times out and retries elsewhere.
+      ctx.log.warn({ err: error, subject: msg.subject }, 'could not send a command reply');
+    }
+  }
+
+  let stopped: Promise<void> | null = null;
+  return {
+    get inFlight() {
+      return inFlight.size;
+    },
+    stop() {
+      stopped ??= (async () => {
+        // First end long-polls, so a drain never waits for a 30 s claim; buffered requests still run.
+        stopping.abort();
+        if (!sub.isClosed()) await sub.drain().catch(() => {});
+        await loop;
+        await Promise.allSettled([...inFlight]);
+      })();
+      return stopped;
+    },
+  };
+}
+
+/** `authorization: Bearer <token>` (any header case); a bare token is accepted too. */
+function tokenOf(msg: Msg): string | undefined {
+  const header = msg.headers?.get('authorization', Match.IgnoreCase).trim();
+  if (header === undefined || header === '') return undefined;
+  if (/^bearer(\s|$)/i.test(header)) return bearerToken(header);
+  return header;
+}
+
+/** An empty body is `{}` (an operation without input); anything else must be JSON. */
+function parseBody(data: Uint8Array): unknown {
+  if (data.length === 0) return {};
+  try {
+    return JSON.parse(decoder.decode(data));
+  } catch (error) {
+    throw new AppError('AM_ERR_VALIDATION', `body: malformed JSON (${(error as Error).message})`, {
+      details: { field: 'body' },
+    });
+  }
+}

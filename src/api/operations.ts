@@ -1,0 +1,150 @@
+import { z } from 'zod';
+import {
+  AgentIdSchema,
+  AnyTaskIdSchema,
+  ClaimRequestSchema,
+  GraphEventsQuerySchema,
+  GraphIdSchema,
+  HeartbeatRequestSchema,
+  ListGraphsQuerySchema,
+  ProgressRequestSchema,
+  RegisterAgentRequestSchema,
+  ReleaseRequestSchema,
+  SubmitGraphRequestSchema,
+  SubmitResultRequestSchema,
+} from '../protocol/index.ts';
+import { listAgents, registerAgent, revokeAgent } from './agent-operations.ts';
+import type { AppContext } from './app-context.ts';
+import { claimTask } from './claim-operations.ts';
+import {
+  cancelGraph,
+  getGraph,
+  graphEvents,
+  listGraphs,
+  retryGraph,
+  submitGraph,
+} from './graph-operations.ts';
+import { type Principal, type Role, requireRole } from './principal.ts';
+import { heartbeat, releaseTask, reportProgress, submitResult } from './task-operations.ts';
+
+/**
+ * Every operation once, transport-free: its input schema, who may call it and what it does. HTTP routes
+ * and the NATS service (`am.cmd.v1.<name>`) both dispatch here, so bodies, auth and error codes are the
+ * same on both. HTTP path parameters are merged into the input (`taskId`, `id`).
+ */
+export interface Operation<S extends z.ZodType = z.ZodType, O = unknown> {
+  name: string;
+  roles: readonly Role[];
+  input: S;
+  run(ctx: AppContext, principal: Principal, input: z.output<S>, signal?: AbortSignal): Promise<O>;
+}
+
+function operation<S extends z.ZodType, O>(op: Operation<S, O>): Operation<S, O> {
+  return op;
+}
+
+const WORKER: readonly Role[] = ['worker'];
+const ADMIN: readonly Role[] = ['admin'];
+const TaskParam = { taskId: AnyTaskIdSchema };
+const GraphParam = { id: GraphIdSchema };
+
+export const OPERATIONS = {
+  PlanTask: operation({
+    name: 'PlanTask',
+    roles: ADMIN,
+    input: SubmitGraphRequestSchema,
+    run: (ctx, principal, input) => submitGraph(ctx, principal, input),
+  }),
+  ClaimTask: operation({
+    name: 'ClaimTask',
+    roles: WORKER,
+    input: ClaimRequestSchema,
+    run: (ctx, principal, input, signal) => claimTask(ctx, principal, input, signal),
+  }),
+  ExtendLease: operation({
+    name: 'ExtendLease',
+    roles: WORKER,
+    input: HeartbeatRequestSchema.extend(TaskParam),
+    run: (ctx, principal, { taskId, ...body }) => heartbeat(ctx, principal, taskId, body),
+  }),
+  ReportProgress: operation({
+    name: 'ReportProgress',
+    roles: WORKER,
+    input: ProgressRequestSchema.extend(TaskParam),
+    run: (ctx, principal, { taskId, ...body }) => reportProgress(ctx, principal, taskId, body),
+  }),
+  ReleaseTask: operation({
+    name: 'ReleaseTask',
+    roles: WORKER,
+    input: ReleaseRequestSchema.extend(TaskParam),
+    run: (ctx, principal, { taskId, ...body }) => releaseTask(ctx, principal, taskId, body),
+  }),
+  SubmitResult: operation({
+    name: 'SubmitResult',
+    roles: WORKER,
+    input: SubmitResultRequestSchema,
+    run: (ctx, principal, input) => submitResult(ctx, principal, input),
+  }),
+  GetGraph: operation({
+    name: 'GetGraph',
+    roles: WORKER,
+    input: z.strictObject({ ...GraphParam, minSeq: z.coerce.number().int().min(0).optional() }),
+    run: (ctx, _principal, input) => getGraph(ctx, input.id, input.minSeq),
+  }),
+  ListGraphs: operation({
+    name: 'ListGraphs',
+    roles: WORKER,
+    input: ListGraphsQuerySchema.extend({ minSeq: z.coerce.number().int().min(0).optional() }),
+    run: (ctx, _principal, input) => listGraphs(ctx, input),
+  }),
+  GetGraphEvents: operation({
+    name: 'GetGraphEvents',
+    roles: WORKER,
+    input: GraphEventsQuerySchema.extend(GraphParam),
+    run: (ctx, _principal, { id, ...query }) => graphEvents(ctx, id, query),
+  }),
+  CancelGraph: operation({
+    name: 'CancelGraph',
+    roles: ADMIN,
+    input: z.strictObject({ ...GraphParam, reason: z.string().max(4_000).optional() }),
+    run: (ctx, principal, input) => cancelGraph(ctx, principal, input.id, input.reason),
+  }),
+  RetryGraph: operation({
+    name: 'RetryGraph',
+    roles: ADMIN,
+    input: z.strictObject(GraphParam),
+    run: (ctx, principal, input) => retryGraph(ctx, principal, input.id),
+  }),
+  RegisterAgent: operation({
+    name: 'RegisterAgent',
+    roles: ADMIN,
+    input: RegisterAgentRequestSchema,
+    run: (ctx, principal, input) => registerAgent(ctx, principal, input),
+  }),
+  ListAgents: operation({
+    name: 'ListAgents',
+    roles: ADMIN,
+    input: z.strictObject({}),
+    run: async (ctx) => listAgents(ctx),
+  }),
+  RevokeAgent: operation({
+    name: 'RevokeAgent',
+    roles: ADMIN,
+    input: z.strictObject({ id: AgentIdSchema }),
+    run: (ctx, principal, input) => revokeAgent(ctx, principal, input.id),
+  }),
+} as const;
+
+export type OperationName = keyof typeof OPERATIONS;
+
+/** Checks the role, then runs. Input must already be parsed with `op.input`. */
+export function invoke<S extends z.ZodType, O>(
+  op: Operation<S, O>,
+  ctx: AppContext,
+  principal: Principal,
+  input: z.output<S>,
+  signal?: AbortSignal,
+): Promise<O> {
+  requireRole(principal, op.roles);
+  return op.run(ctx, principal, input, signal);
+}

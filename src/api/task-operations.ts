@@ -1,0 +1,171 @@
+import {
+  decideExtendLease,
+  decideReleaseTask,
+  decideReportProgress,
+  decideSubmitResult,
+} from '../commands/index.ts';
+import { isAppError } from '../errors.ts';
+import type {
+  HeartbeatReply,
+  HeartbeatRequest,
+  ProgressRequest,
+  ReleaseRequest,
+  SeqReply,
+  SubmitResultRequest,
+} from '../protocol/index.ts';
+import { SubmitResultRequestSchema } from '../protocol/index.ts';
+import type { AppContext } from './app-context.ts';
+import type { Principal } from './principal.ts';
+import { runGraphCommand } from './run-command.ts';
+
+/** ExtendLease. A heartbeat for a cancelled or stopped graph answers `cancelled: true` so the worker stops. */
+export async function heartbeat(
+  ctx: AppContext,
+  principal: Principal,
+  taskId: string,
+  body: HeartbeatRequest,
+): Promise<HeartbeatReply> {
+  await untilClaimApplied(ctx, body.claimToken);
+  const state = ctx.projector.graphState(body.graphId);
+  if (state && (state.status === 'CANCELLED' || state.status === 'FAILED'))
+    return { leaseUntil: null, cancelled: true };
+  try {
+    const outcome = await runGraphCommand(ctx, principal.agentId, body.graphId, (current, metadata) =>
+      decideExtendLease(
+        {
+          type: 'ExtendLease',
+          data: { graphId: body.graphId, taskId, agentId: principal.agentId, claimToken: body.claimToken },
+          metadata,
+        },
+        current,
+      ),
+    );
+    const event = outcome.event;
+    const leaseUntil =
+      event?.type === 'TaskLeaseExtended'
+        ? event.data.leaseUntil
+        : (ctx.projector.graphState(body.graphId)?.tasks.get(taskId)?.claim?.leaseUntil ?? null);
+    return { leaseUntil: leaseUntil === null ? null : new Date(leaseUntil).toISOString(), cancelled: false };
+  } catch (error) {
+    if (isAppError(error) && error.code === 'AM_ERR_GRAPH_CANCELLED')
+      return { leaseUntil: null, cancelled: true };
+    throw error;
+  }
+}
+
+/**
+ * A claim token is the stream sequence of its TaskClaimed. A worker may use it before this process's
+ * read model has applied that event (the claim was answered by a faster path or by another server),
+ * and deciding on older state would wrongly call the claim stale. Wait for it first (bounded: a token
+ * from the future of this stream is refused by the decider afterwards).
+ */
+async function untilClaimApplied(ctx: AppContext, claimToken: string): Promise<void> {
+  const seq = Number(claimToken);
+  if (seq > ctx.projector.appliedSeq) await ctx.projector.waitFor(seq, 5_000);
+}
+
+/** Per claim, the next progress index this process hands out when the worker does not number its steps. */
+const nextProgressIndex = new Map<string, number>();
+
+/** ReportProgress: one ReAct step, on the task's progress subject (never bumps the task's sequence). */
+export async function reportProgress(
+  ctx: AppContext,
+  principal: Principal,
+  taskId: string,
+  body: ProgressRequest,
+): Promise<SeqReply> {
+  await untilClaimApplied(ctx, body.claimToken);
+  const key = `${body.graphId}/${taskId}/${body.claimToken}`;
+  const index =
+    body.index ??
+    nextProgressIndex.get(key) ??
+    ctx.readModel.progress.countFor(body.graphId, taskId, body.claimToken);
+  nextProgressIndex.set(key, index + 1);
+  if (nextProgressIndex.size > 10_000) nextProgressIndex.delete(nextProgressIndex.keys().next().value ?? key);
+  const outcome = await runGraphCommand(ctx, principal.agentId, body.graphId, (state, metadata) =>
+    decideReportProgress(
+      {
+        type: 'ReportProgress',
+        data: {
+          graphId: body.graphId,
+          taskId,
+          agentId: principal.agentId,
+          claimToken: body.claimToken,
+          index,
+          step: body.step,
+        },
+        metadata,
+      },
+      state,
+    ),
+  );
+  return { seq: outcome.seq };
+}
+
+/** ReleaseTask: back to READY at once, no attempt used. */
+export async function releaseTask(
+  ctx: AppContext,
+  principal: Principal,
+  taskId: string,
+  body: ReleaseRequest,
+): Promise<SeqReply> {
+  await untilClaimApplied(ctx, body.claimToken);
+  const outcome = await runGraphCommand(ctx, principal.agentId, body.graphId, (state, metadata) =>
+    decideReleaseTask(
+      {
+        type: 'ReleaseTask',
+        data: {
+          graphId: body.graphId,
+          taskId,
+          agentId: principal.agentId,
+          claimToken: body.claimToken,
+          ...(body.reason === undefined ? {} : { reason: body.reason }),
+        },
+        metadata,
+      },
+      state,
+    ),
+  );
+  return { seq: outcome.seq };
+}
+
+/** SubmitResult: completed, or failed (retryable or not). The same submission repeated gets the same seq. */
+export async function submitResult(
+  ctx: AppContext,
+  principal: Principal,
+  input: SubmitResultRequest,
+): Promise<SeqReply> {
+  const body = SubmitResultRequestSchema.parse(input);
+  await untilClaimApplied(ctx, body.claimToken);
+  const outcome = await runGraphCommand(ctx, principal.agentId, body.graphId, (state, metadata) =>
+    decideSubmitResult(
+      {
+        type: 'SubmitResult',
+        data: {
+          graphId: body.graphId,
+          taskId: body.taskId,
+          agentId: principal.agentId,
+          claimToken: body.claimToken,
+          status: body.status,
+          ...(body.status === 'completed'
+            ? {
+                result: {
+                  output: body.output ?? '',
+                  history: body.history,
+                  ...(body.usage === undefined ? {} : { usage: body.usage }),
+                  ...(body.model === undefined ? {} : { model: body.model }),
+                  ...(body.promptVersion === undefined ? {} : { promptVersion: body.promptVersion }),
+                },
+              }
+            : {
+                history: body.history,
+                error: body.error ?? { message: 'the worker reported a failure', retryable: true },
+              }),
+        },
+        metadata,
+      },
+      state,
+    ),
+  );
+  return { seq: outcome.seq };
+}

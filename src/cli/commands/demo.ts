@@ -1,0 +1,117 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Command } from 'commander';
+import { loadConfig } from '../../config.ts';
+import { AppError } from '../../errors.ts';
+import type { TaskGraph, TrailEvent } from '../../protocol/index.ts';
+import { agentsFromConfig } from '../agents-factory.ts';
+import { startLocalStack } from '../local-stack.ts';
+import { createLogger } from '../logger.ts';
+
+/** The goal's `[[BAD-ONCE]]` marker makes the offline auditor fail one task in cycle 1 (docs/offline-provider.md). */
+export const DEMO_GOAL =
+  'Write a short briefing on event sourcing for a team new to it, and compute 12*7+6 as the number of events in the example [[BAD-ONCE]]';
+
+/** `am demo`: everything up in a temporary home, one goal solved offline, the answer and the trail printed, all shut down. */
+export function registerDemoCommand(program: Command): void {
+  program
+    .command('demo')
+    .description(
+      'solve one goal end to end with the offline model and print the final answer and the audit trail',
+    )
+    .option('--timeout <seconds>', 'give up after this long', (v) => Number.parseInt(v, 10), 120)
+    .action(async (opts: { timeout: number }) => {
+      const base = loadConfig();
+      const home = mkdtempSync(join(tmpdir(), 'am-demo-'));
+      const config = Object.freeze({
+        ...base,
+        AM_HOME: home,
+        AM_DB: join(home, 'read-model.sqlite'),
+        AM_HTTP_PORT: 0,
+        AM_HTTP_HOST: '127.0.0.1',
+        AM_ADMIN_TOKEN: undefined,
+        AM_LLM_PROVIDER: 'offline' as const,
+        AM_RECONCILE_INTERVAL_MS: 200,
+        AM_MANAGER: true,
+      });
+      const print = (line: string) => process.stdout.write(`${line}\n`);
+      const log = createLogger({ AM_LOG_LEVEL: 'error' }, 'am-demo');
+      print('Starting NATS, the server, the manager and 3 workers (offline model)…');
+      const stack = await startLocalStack({
+        config,
+        log,
+        agents: agentsFromConfig(config),
+        workers: 3,
+        workerMode: 'in-process',
+      });
+      let status = 'UNKNOWN';
+      try {
+        const call = async <T>(path: string, init?: RequestInit): Promise<T> => {
+          const response = await fetch(new URL(path, stack.url), {
+            ...init,
+            headers: { authorization: `Bearer ${stack.adminToken}`, 'content-type': 'application/json' },
+          });
+          if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
+          return (await response.json()) as T;
+        };
+        print(`Goal: ${DEMO_GOAL}`);
+        const { graphId, seq } = await call<{ graphId: string; seq: number }>('/v1/tasks', {
+          method: 'POST',
+          body: JSON.stringify({ goal: DEMO_GOAL }),
+        });
+        print(`Graph ${graphId} submitted.`);
+        const deadline = Date.now() + opts.timeout * 1000;
+        let graph: TaskGraph | null = null;
+        let last = '';
+        while (Date.now() < deadline) {
+          graph = await call<TaskGraph>(`/v1/graphs/${graphId}?minSeq=${seq}`);
+          const done = graph.tasks.filter((t) => t.kind === 'work' && t.status === 'COMPLETED').length;
+          const total = graph.tasks.filter((t) => t.kind === 'work').length;
+          const line = `  ${graph.graph.status.padEnd(12)} cycle ${graph.graph.cycle}  tasks ${done}/${total}  audits ${graph.audits.map((a) => (a.passed ? 'passed' : 'failed')).join(', ') || '-'}`;
+          if (line !== last) print(line);
+          last = line;
+          if (['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(graph.graph.status)) break;
+          await sleep(100);
+        }
+        if (!graph) throw new AppError('AM_ERR_INTERNAL', 'the demo graph never appeared');
+        status = graph.graph.status;
+        const { events } = await call<{ events: TrailEvent[] }>(`/v1/graphs/${graphId}/events?limit=10000`);
+        print('');
+        print('Audit trail (event types in order):');
+        for (const event of events) {
+          if (event.type === 'TaskProgressed') continue;
+          print(
+            `  #${String(event.seq).padStart(4)} ${event.type}${event.taskId ? ` ${event.taskId}` : ''}${describe(event)}`,
+          );
+        }
+        print('');
+        if (status === 'SUCCEEDED') {
+          print('Final answer:');
+          print(graph.graph.output ?? '');
+        } else {
+          print(`The graph ended ${status}: ${graph.graph.failure?.message ?? 'timed out'}`);
+        }
+      } finally {
+        await stack.stop();
+        rmSync(home, { recursive: true, force: true });
+      }
+      if (status !== 'SUCCEEDED') process.exitCode = 1;
+    });
+}
+
+function describe(event: TrailEvent): string {
+  const data = event.data as Record<string, unknown>;
+  switch (event.type) {
+    case 'AuditFailed':
+      return ` (cycle ${String(data.cycle)}: rework ${(data.rework as string[]).join(', ')})`;
+    case 'AuditPassed':
+    case 'GraphCompleted':
+      return ` (cycle ${String(data.cycle)})`;
+    case 'TaskClaimed':
+      return ` by ${String(data.agentId)}`;
+    default:
+      return '';
+  }
+}

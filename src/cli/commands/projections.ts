@@ -1,0 +1,69 @@
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { loadConfig, natsServers } from '../../config.ts';
+import { Projector, ReadModel, ReadyIndex } from '../../projections/index.ts';
+import { connectNats } from '../../store/connect.ts';
+import { startEmbeddedNats } from '../../store/embedded-nats.ts';
+import { EventStore } from '../../store/event-store.ts';
+
+/** `am projections rebuild`: replays the stream from sequence 1 into a read model file. */
+export function registerProjectionsCommand(program: Command): void {
+  const projections = program.command('projections').description('read models');
+  projections
+    .command('rebuild')
+    .description(
+      "replay the whole stream into this process's read model (stop the server that uses the file first)",
+    )
+    .option('--db <file>', 'the SQLite file (default AM_DB, else $AM_HOME/read-model-<port>.sqlite)')
+    .action(async (opts: { db?: string }) => {
+      const config = loadConfig();
+      const embedded =
+        config.NATS_URL === undefined ? await startEmbeddedNats({ home: config.AM_HOME }) : null;
+      const nc = await connectNats({
+        servers: embedded ? [embedded.url] : natsServers(config),
+        name: 'am-rebuild',
+        ...(embedded ? { user: embedded.users.service.user, pass: embedded.users.service.password } : {}),
+        ...(!embedded && config.NATS_USER ? { user: config.NATS_USER } : {}),
+        ...(!embedded && config.NATS_PASSWORD ? { pass: config.NATS_PASSWORD } : {}),
+      });
+      try {
+        const store = await EventStore.open(nc, {
+          streamName: config.AM_STREAM,
+          subjectPrefix: config.AM_SUBJECT_PREFIX,
+          replicas: config.AM_REPLICAS,
+        });
+        const dbPath =
+          opts.db ?? config.AM_DB ?? join(config.AM_HOME, `read-model-${config.AM_HTTP_PORT}.sqlite`);
+        const readModel = ReadModel.open(dbPath);
+        const projector = new Projector({
+          readModel,
+          source: store,
+          subjects: store.subjects,
+          readyIndex: new ReadyIndex(),
+        });
+        const tty = process.stdout.isTTY;
+        const startedAt = performance.now();
+        let lastDraw = 0;
+        const { events, ms } = await projector.rebuild({
+          onProgress: (applied, target) => {
+            const now = performance.now();
+            if (now - lastDraw < 100 && applied < target) return;
+            lastDraw = now;
+            const ratio = target === 0 ? 1 : applied / target;
+            const bar = '#'.repeat(Math.round(ratio * 30)).padEnd(30, '.');
+            const rate = Math.round(applied / ((now - startedAt) / 1000));
+            const line = `[${bar}] ${applied}/${target} events  ${rate} events/s`;
+            process.stdout.write(tty ? `\r${line}` : `${line}\n`);
+          },
+        });
+        await projector.stop();
+        readModel.close();
+        process.stdout.write(
+          `${tty ? '\n' : ''}rebuilt ${dbPath}: ${events} events in ${(ms / 1000).toFixed(2)} s (${Math.round(events / (ms / 1000))} events/s)\n`,
+        );
+      } finally {
+        await nc.drain();
+        await embedded?.stop();
+      }
+    });
+}

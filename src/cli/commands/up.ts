@@ -1,0 +1,53 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../../config.ts';
+import { agentsFromConfig } from '../agents-factory.ts';
+import { startLocalStack } from '../local-stack.ts';
+import { createLogger } from '../logger.ts';
+import { untilSignal } from '../process-signals.ts';
+
+/** `am up` (what `npm start` runs): NATS, one server process and two local workers. */
+export function registerUpCommand(program: Command): void {
+  program
+    .command('up')
+    .description(
+      'run everything locally: embedded NATS (unless NATS_URL), the server with its manager, two workers',
+    )
+    .option('--workers <n>', 'local worker processes', (v) => Number.parseInt(v, 10), 2)
+    .action(async (opts: { workers: number }) => {
+      const config = loadConfig();
+      const log = createLogger(
+        { AM_LOG_LEVEL: config.AM_LOG_LEVEL === 'info' ? 'warn' : config.AM_LOG_LEVEL },
+        'am-up',
+      );
+      const agents = agentsFromConfig(config);
+      const print = (line: string) => process.stdout.write(`${line}\n`);
+      const stopSignal = untilSignal();
+      const stack = await startLocalStack({
+        config,
+        log,
+        agents,
+        workers: opts.workers,
+        workerMode: 'process',
+        print,
+      });
+      print(`AgentManager is up at ${stack.url}`);
+      print(
+        `  NATS:    ${stack.embedded ? `${stack.embedded.url} (embedded, store in ${config.AM_HOME}/nats)` : config.NATS_URL}`,
+      );
+      print(
+        `  agents:  ${agents.provider}${agents.provider === 'offline' ? ' (deterministic, no network; set OPENAI_API_KEY or OPENAI_BASE_URL for a real LLM)' : ''}`,
+      );
+      print(
+        `  admin:   ${stack.adminConfigPath}${config.AM_ADMIN_TOKEN ? ' (token from AM_ADMIN_TOKEN)' : ''}`,
+      );
+      print(`  workers: ${opts.workers} local`);
+      print('Try:');
+      print(
+        '  npx am submit "Compare three ways to cache API responses and estimate 1200*0.35 requests saved" --wait',
+      );
+      print('Stop with Ctrl-C.');
+      await stopSignal;
+      print('stopping…');
+      await stack.stop();
+    });
+}

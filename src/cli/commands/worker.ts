@@ -1,0 +1,110 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../../config.ts';
+import { AppError } from '../../errors.ts';
+import { agentHandlers } from '../../worker/agent-handlers.ts';
+import { loadClientConfig } from '../../worker/client-config-loader.ts';
+import { HttpTransport } from '../../worker/http-transport.ts';
+import { NatsTransport } from '../../worker/nats-transport.ts';
+import { createWorker } from '../../worker/worker.ts';
+import type { WorkerTransport } from '../../worker/worker-transport.ts';
+import { agentsFromConfig } from '../agents-factory.ts';
+import { preflight } from '../preflight.ts';
+import { untilSignal } from '../process-signals.ts';
+
+/** `am worker --config FILE [--transport http|nats] [--concurrency N]`: an LLM worker process. */
+export function registerWorkerCommand(program: Command): void {
+  program
+    .command('worker')
+    .description('run a worker: claim READY tasks, run the ReAct agent, post results')
+    .requiredOption('--config <file>', 'a mcp_client_config.json (am agents add … --out FILE writes one)')
+    .option('--transport <transport>', 'http or nats', 'http')
+    .option('--concurrency <n>', 'tasks at once (default: the config file, else 1)', (v) =>
+      Number.parseInt(v, 10),
+    )
+    .option('--quiet', 'print nothing but errors')
+    .action(async (opts: { config: string; transport: string; concurrency?: number; quiet?: boolean }) => {
+      const client = loadClientConfig(opts.config);
+      const config = loadConfig();
+      if (opts.transport !== 'http' && opts.transport !== 'nats') {
+        throw new AppError(
+          'AM_ERR_CONFIG_INVALID',
+          `--transport: expected http or nats, got "${opts.transport}"`,
+        );
+      }
+      const concurrency = opts.concurrency ?? client.concurrency ?? 1;
+      if (!Number.isInteger(concurrency) || concurrency < 1) {
+        throw new AppError('AM_ERR_CONFIG_INVALID', `--concurrency: expected a positive integer`);
+      }
+      await preflight(client.server_url, client.auth_token);
+      let transport: WorkerTransport;
+      if (opts.transport === 'nats') {
+        const servers = client.nats_url ?? config.NATS_URL;
+        if (servers === undefined) {
+          throw new AppError(
+            'AM_ERR_CONFIG_INVALID',
+            `${opts.config}: nats_url: required for --transport nats`,
+          );
+        }
+        transport = await NatsTransport.connect({
+          servers: servers.split(','),
+          token: client.auth_token,
+          name: `am-worker-${client.client_agent_id}`,
+          ...(client.nats_user === undefined ? {} : { user: client.nats_user }),
+          ...(client.nats_password === undefined ? {} : { password: client.nats_password }),
+        });
+      } else {
+        transport = new HttpTransport({ serverUrl: client.server_url, token: client.auth_token });
+      }
+      const agents = agentsFromConfig(config);
+      const say = (line: string) => {
+        if (!opts.quiet) process.stdout.write(`${new Date().toISOString()} ${line}\n`);
+      };
+      const worker = createWorker(agentHandlers(agents), {
+        transport,
+        concurrency,
+        ...(client.capabilities === undefined ? {} : { capabilities: client.capabilities }),
+        onEvent: (event) => {
+          switch (event.type) {
+            case 'claimed':
+              say(
+                `claimed ${event.task.graphId}/${event.task.id} (attempt ${event.task.attempt}, cycle ${event.task.cycle})`,
+              );
+              return;
+            case 'completed':
+              say(`completed ${event.task.graphId}/${event.task.id}`);
+              return;
+            case 'failed':
+              say(`failed ${event.task.graphId}/${event.task.id}: ${event.error.message}`);
+              return;
+            case 'released':
+              say(`released ${event.task.graphId}/${event.task.id}: ${event.reason}`);
+              return;
+            case 'cancelled':
+              say(`stopped ${event.task.graphId}/${event.task.id}: the graph was cancelled`);
+              return;
+            case 'lost':
+              say(`lost ${event.task.graphId}/${event.task.id}: ${event.reason}`);
+              return;
+            case 'error':
+              process.stderr.write(`${new Date().toISOString()} ${event.message}\n`);
+              return;
+            default: {
+              const unreachable: never = event;
+              return unreachable;
+            }
+          }
+        },
+      });
+      const stopSignal = untilSignal();
+      worker.start();
+      say(
+        `worker ${client.client_agent_id} connected to ${opts.transport === 'nats' ? 'NATS' : client.server_url} over ${opts.transport}, concurrency ${concurrency}, agents ${agents.provider}`,
+      );
+      const signal = await stopSignal;
+      say(`${signal}: finishing in-flight work, releasing the rest`);
+      await worker.stop();
+      say(
+        `stopped (claimed ${worker.stats.claimed}, completed ${worker.stats.completed}, released ${worker.stats.released})`,
+      );
+    });
+}

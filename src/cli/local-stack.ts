@@ -1,0 +1,245 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Logger } from 'pino';
+import type { Agents } from '../agents/index.ts';
+import { generateToken } from '../api/principal.ts';
+import { type Config, natsServers } from '../config.ts';
+import { AppError } from '../errors.ts';
+import { managerAgents } from '../manager/agents-adapter.ts';
+import { type ClientConfig, parseClientConfig } from '../protocol/index.ts';
+import { type EmbeddedNats, startEmbeddedNats } from '../store/embedded-nats.ts';
+import { agentHandlers } from '../worker/agent-handlers.ts';
+import { HttpTransport } from '../worker/http-transport.ts';
+import { createWorker, type Worker } from '../worker/worker.ts';
+import { type ServerRuntime, startServerRuntime } from './server-runtime.ts';
+
+export interface LocalStackOptions {
+  config: Config;
+  log: Logger;
+  agents: Agents;
+  /** Local workers to run. */
+  workers: number;
+  /** `process`: `am worker` children (am up); `in-process`: worker loops in this process (am demo). */
+  workerMode: 'process' | 'in-process';
+  /** Lines for the operator (worker output in process mode). */
+  print?: (line: string) => void;
+}
+
+export interface LocalStack {
+  url: string;
+  adminToken: string;
+  adminConfigPath: string;
+  runtime: ServerRuntime;
+  embedded: EmbeddedNats | null;
+  /** Stops workers (releasing their tasks), the server, then the embedded NATS. Idempotent. */
+  stop(): Promise<void>;
+}
+
+const BIN = resolve(import.meta.dirname, '../../bin/am.mjs');
+
+/**
+ * Everything on one machine: NATS (embedded unless NATS_URL is set), one server process (this one:
+ * read model, API, manager) and local workers. State lives in AM_HOME and is reused across restarts.
+ */
+export async function startLocalStack(opts: LocalStackOptions): Promise<LocalStack> {
+  const { config, log } = opts;
+  const home = resolve(config.AM_HOME);
+  mkdirSync(home, { recursive: true, mode: 0o700 });
+  const print = opts.print ?? (() => {});
+  const adminConfigPath = join(home, 'admin.json');
+  const embedded =
+    config.NATS_URL === undefined
+      ? await startEmbeddedNats({
+          home,
+          ...(config.AM_NATS_SERVER_BIN ? { binary: config.AM_NATS_SERVER_BIN } : {}),
+        })
+      : null;
+  const cleanups: Array<() => Promise<void>> = [];
+  const stopAll = async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) {
+      try {
+        await cleanup();
+      } catch (error) {
+        log.warn({ err: error }, 'cleanup failed');
+      }
+    }
+  };
+  if (embedded) cleanups.push(() => embedded.stop());
+  try {
+    const savedAdmin = readClientConfig(adminConfigPath);
+    const adminToken = config.AM_ADMIN_TOKEN ?? savedAdmin?.auth_token ?? generateToken();
+    let runtime: ServerRuntime;
+    try {
+      runtime = await startServerRuntime({
+        config: { ...config, AM_ADMIN_TOKEN: adminToken },
+        log,
+        agents: managerAgents(opts.agents),
+        ...(embedded
+          ? {
+              nats: {
+                servers: [embedded.url],
+                user: embedded.users.service.user,
+                pass: embedded.users.service.password,
+              },
+            }
+          : {}),
+      });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+        throw new AppError(
+          'AM_ERR_CONFIG_INVALID',
+          `port ${config.AM_HTTP_PORT} is already in use — stop what runs there or set AM_HTTP_PORT`,
+        );
+      }
+      throw error;
+    }
+    cleanups.push(() => runtime.stop());
+    const natsUrl = embedded?.url ?? natsServers(config).join(',');
+    if (config.AM_ADMIN_TOKEN === undefined) {
+      writeClientConfig(adminConfigPath, {
+        client_agent_id: 'admin',
+        server_url: runtime.url,
+        auth_token: adminToken,
+      });
+    }
+    const workerConfigs: string[] = [];
+    for (let i = 1; i <= opts.workers; i++) {
+      workerConfigs.push(await ensureWorkerConfig(home, i, runtime.url, adminToken, natsUrl, embedded));
+    }
+    if (opts.workerMode === 'process') {
+      const children = workerConfigs.map((file, i) => spawnWorker(file, `worker-${i + 1}`, print));
+      cleanups.push(() => stopChildren(children));
+    } else {
+      const workers: Worker[] = workerConfigs.map((file) => {
+        const client = readClientConfig(file)!;
+        const worker = createWorker(agentHandlers(opts.agents), {
+          transport: new HttpTransport({ serverUrl: client.server_url, token: client.auth_token }),
+          concurrency: 2,
+          claimWaitMs: 5_000,
+        });
+        worker.start();
+        return worker;
+      });
+      cleanups.push(async () => {
+        await Promise.all(workers.map((worker) => worker.stop()));
+      });
+    }
+    let stopping: Promise<void> | null = null;
+    return {
+      url: runtime.url,
+      adminToken,
+      adminConfigPath,
+      runtime,
+      embedded,
+      stop() {
+        stopping ??= stopAll();
+        return stopping;
+      },
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
+
+/** Reuses `<home>/worker-<i>.json` while its token still works; else registers a new worker agent. */
+async function ensureWorkerConfig(
+  home: string,
+  index: number,
+  serverUrl: string,
+  adminToken: string,
+  natsUrl: string,
+  embedded: EmbeddedNats | null,
+): Promise<string> {
+  const file = join(home, `worker-${index}.json`);
+  const existing = readClientConfig(file);
+  if (existing && (await tokenWorks(serverUrl, existing.auth_token))) {
+    writeClientConfig(file, { ...existing, server_url: serverUrl, ...natsFields(natsUrl, embedded) });
+    return file;
+  }
+  const base = `local-worker-${index}`;
+  const agentId =
+    existing || (await agentExists(serverUrl, adminToken, base))
+      ? `${base}-${Date.now().toString(36)}`
+      : base;
+  const response = await fetch(new URL('/v1/agents', serverUrl), {
+    method: 'POST',
+    headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ agentId, role: 'worker' }),
+  });
+  if (!response.ok)
+    throw new Error(`registering ${agentId} failed: ${response.status} ${await response.text()}`);
+  const { token } = (await response.json()) as { token: string };
+  writeClientConfig(file, {
+    client_agent_id: agentId,
+    server_url: serverUrl,
+    auth_token: token,
+    ...natsFields(natsUrl, embedded),
+  });
+  return file;
+}
+
+function natsFields(natsUrl: string, embedded: EmbeddedNats | null): Partial<ClientConfig> {
+  if (!natsUrl) return {};
+  return embedded
+    ? {
+        nats_url: natsUrl,
+        nats_user: embedded.users.worker.user,
+        nats_password: embedded.users.worker.password,
+      }
+    : { nats_url: natsUrl };
+}
+
+async function tokenWorks(serverUrl: string, token: string): Promise<boolean> {
+  const response = await fetch(new URL('/readyz', serverUrl), {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  return response.status !== 401 && response.status !== 403;
+}
+
+async function agentExists(serverUrl: string, adminToken: string, agentId: string): Promise<boolean> {
+  const response = await fetch(new URL('/v1/agents', serverUrl), {
+    headers: { authorization: `Bearer ${adminToken}` },
+  });
+  if (!response.ok) return false;
+  const { agents } = (await response.json()) as { agents: { agentId: string }[] };
+  return agents.some((agent) => agent.agentId === agentId);
+}
+
+function spawnWorker(configFile: string, name: string, print: (line: string) => void): ChildProcess {
+  const child = spawn(process.execPath, [BIN, 'worker', '--config', configFile], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: process.env,
+  });
+  const relay = (chunk: Buffer) => {
+    for (const line of chunk.toString().split('\n')) if (line.trim()) print(`[${name}] ${line}`);
+  };
+  child.stdout?.on('data', relay);
+  child.stderr?.on('data', relay);
+  return child;
+}
+
+async function stopChildren(children: ChildProcess[]): Promise<void> {
+  await Promise.all(
+    children.map(async (child) => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      await exited;
+      clearTimeout(timer);
+    }),
+  );
+}
+
+export function readClientConfig(path: string): ClientConfig | null {
+  if (!existsSync(path)) return null;
+  const parsed = parseClientConfig(readFileSync(path, 'utf8'));
+  return parsed.ok ? parsed.config : null;
+}
+
+function writeClientConfig(path: string, config: ClientConfig): void {
+  writeFileSync(path, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
+}

@@ -1,0 +1,466 @@
+import type { DomainEvent, EventOf, RecordedEvent } from '../events/index.ts';
+import { SYNTHESIS_TASK_ID, type TaskSpec } from '../protocol/index.ts';
+import type { Applied, GraphState, TaskState } from './graph-state.ts';
+import { isRetryableFailure } from './retry-graph.ts';
+
+/**
+ * The graph aggregate's fold over its trail (graph and task subjects). Deterministic and free of I/O:
+ * everything comes from the event and its sequence.
+ *
+ * It updates `state` in place and reports what it touched. A graph of 500 tasks receives thousands of
+ * events; copying its task map on every one would dominate replay time, so the caller owns the state
+ * (a projector's cache, a test's fold) and deciders only read it.
+ *
+ * Rules that no append can break:
+ * - A TaskClaimed that arrives when its task is not READY is void ("first claim wins"): even a double
+ *   append never yields two holders.
+ * - A TaskCompleted/TaskAttemptFailed/… whose claim token is not the task's current claim is void.
+ * - READY is derived here, in the same fold step as the completion that unblocks a task.
+ */
+export function evolveGraph(
+  state: GraphState | null,
+  recorded: RecordedEvent,
+): { state: GraphState | null; applied: Applied } {
+  const { event, seq } = recorded;
+  const applied: Applied = { graph: false, tasks: new Set(), anomaly: null };
+  if (event.type === 'GraphSubmitted') {
+    if (state !== null) return { state, applied: { ...applied, anomaly: 'graph_exists' } };
+    return { state: submitted(event, seq, applied), applied };
+  }
+  if (state === null) return { state, applied: { ...applied, anomaly: 'unknown_graph' } };
+  applied.anomaly = applyToGraph(state, event, seq, applied);
+  if (applied.graph || applied.tasks.size > 0) state.updatedAt = event.at;
+  return { state, applied };
+}
+
+/** Folds a whole trail from nothing (tests, tools, `am events`). */
+export function foldGraph(trail: readonly RecordedEvent[]): GraphState | null {
+  let state: GraphState | null = null;
+  for (const recorded of trail) state = evolveGraph(state, recorded).state;
+  return state;
+}
+
+function submitted(event: EventOf<'GraphSubmitted'>, seq: number, applied: Applied): GraphState {
+  const state: GraphState = {
+    id: event.graphId ?? '',
+    status: 'SUBMITTED',
+    goal: event.data.goal,
+    options: event.data.options,
+    submittedBy: event.actor,
+    idempotencyKey: event.data.idempotencyKey,
+    explicit: event.data.tasks !== null,
+    cycle: 0,
+    completedCycle: 0,
+    planning: null,
+    audit: null,
+    audits: [],
+    failure: null,
+    output: null,
+    createdAt: event.at,
+    updatedAt: event.at,
+    submittedSeq: seq,
+    lastSeq: seq,
+    tasks: new Map(),
+    dependents: new Map(),
+  };
+  applied.graph = true;
+  if (event.data.tasks !== null) plan(state, event.data.tasks, seq, event.at, applied);
+  return state;
+}
+
+/** Applies one event and returns the anomaly it was by rule, or null. */
+function applyToGraph(state: GraphState, event: DomainEvent, seq: number, applied: Applied): string | null {
+  switch (event.type) {
+    case 'GraphSubmitted':
+      return 'graph_exists'; // evolveGraph handles a first submission
+    case 'PlanningStarted':
+      state.lastSeq = seq;
+      applied.graph = true;
+      if (state.status !== 'SUBMITTED' && state.status !== 'PLANNING') return 'not_planning';
+      state.status = 'PLANNING';
+      state.planning = { attempts: event.data.attempt, leaseUntil: event.data.leaseUntil };
+      return null;
+    case 'GraphPlanned':
+      state.lastSeq = seq;
+      applied.graph = true;
+      if (state.status !== 'SUBMITTED' && state.status !== 'PLANNING') return 'not_planning';
+      plan(state, event.data.tasks, seq, event.at, applied);
+      return null;
+    case 'GraphPlanningFailed':
+      state.lastSeq = seq;
+      applied.graph = true;
+      if (state.status !== 'SUBMITTED' && state.status !== 'PLANNING') return 'not_planning';
+      state.status = 'FAILED';
+      state.failure = { reason: 'planning_failed', message: `${event.data.code}: ${event.data.message}` };
+      return null;
+    case 'GraphCompleted':
+      state.lastSeq = seq;
+      applied.graph = true;
+      if (state.status !== 'RUNNING' || event.data.cycle !== state.cycle) return 'not_current_cycle';
+      state.status = 'AUDITING';
+      state.completedCycle = event.data.cycle;
+      state.audit = null;
+      return null;
+    case 'AuditStarted':
+      state.lastSeq = seq;
+      applied.graph = true;
+      if (state.status !== 'AUDITING' || event.data.cycle !== state.cycle) return 'not_auditing';
+      state.audit = {
+        cycle: event.data.cycle,
+        attempts: event.data.attempt,
+        leaseUntil: event.data.leaseUntil,
+      };
+      return null;
+    case 'AuditPassed':
+      state.lastSeq = seq;
+      applied.graph = true;
+      if (state.status !== 'AUDITING' || event.data.cycle !== state.cycle) return 'not_auditing';
+      state.audits.push({
+        cycle: event.data.cycle,
+        passed: true,
+        report: event.data.report,
+        rework: [],
+        seq,
+        at: event.at,
+      });
+      state.status = 'SYNTHESIZING';
+      state.audit = null;
+      makeSynthesisReady(state, seq, event.at, applied);
+      return null;
+    case 'AuditFailed':
+      state.lastSeq = seq;
+      applied.graph = true;
+      if (state.status !== 'AUDITING' || event.data.cycle !== state.cycle) return 'not_auditing';
+      state.audits.push({
+        cycle: event.data.cycle,
+        passed: false,
+        report: event.data.report,
+        rework: event.data.rework,
+        seq,
+        at: event.at,
+      });
+      state.audit = null;
+      if (event.data.rework.length > 0) rework(state, event.data.rework, seq, event.at, applied);
+      return null;
+    case 'GraphSucceeded':
+      state.lastSeq = seq;
+      applied.graph = true;
+      if (state.status !== 'SYNTHESIZING') return 'not_synthesizing';
+      state.status = 'SUCCEEDED';
+      state.output = event.data.output;
+      return null;
+    case 'GraphFailed':
+      state.lastSeq = seq;
+      applied.graph = true;
+      if (isTerminal(state)) return 'graph_finished';
+      state.status = 'FAILED';
+      state.failure = { reason: event.data.reason, message: event.data.message };
+      state.planning = null;
+      state.audit = null;
+      // Outstanding work stops: claims are voided; READY work is no longer offered (a retry re-derives it).
+      for (const task of state.tasks.values()) {
+        if (task.status === 'READY' || task.status === 'CLAIMED') {
+          task.status = 'PENDING';
+          task.claim = null;
+          applied.tasks.add(task.id);
+        }
+      }
+      return null;
+    case 'GraphCancelled':
+      state.lastSeq = seq;
+      applied.graph = true;
+      if (isTerminal(state)) return 'graph_finished';
+      state.status = 'CANCELLED';
+      state.planning = null;
+      state.audit = null;
+      for (const task of state.tasks.values()) {
+        if (task.status !== 'COMPLETED' && task.status !== 'FAILED' && task.status !== 'CANCELLED') {
+          task.status = 'CANCELLED';
+          task.claim = null;
+          applied.tasks.add(task.id);
+        }
+      }
+      return null;
+    case 'GraphRetried':
+      state.lastSeq = seq;
+      applied.graph = true;
+      if (state.status !== 'FAILED' || !isRetryableFailure(state.failure?.reason)) return 'not_retryable';
+      state.status = 'RUNNING';
+      state.failure = null;
+      for (const id of event.data.tasks) {
+        const task = state.tasks.get(id);
+        if (task?.status !== 'FAILED') continue;
+        task.status = 'PENDING';
+        task.attempts = 0;
+        applied.tasks.add(id);
+      }
+      // A graph that failed in its synthesis goes back to synthesizing: its cycle's audit already passed,
+      // and RUNNING would wait forever for a GraphCompleted that was recorded already.
+      if (state.audits.some((audit) => audit.cycle === state.cycle && audit.passed)) {
+        state.status = 'SYNTHESIZING';
+        const synthesis = state.tasks.get(SYNTHESIS_TASK_ID);
+        if (synthesis?.status === 'PENDING') {
+          synthesis.status = 'READY';
+          synthesis.readySeq = seq;
+          synthesis.availableAt = Date.parse(event.at);
+          applied.tasks.add(synthesis.id);
+        }
+        return null;
+      }
+      // Everything that was stopped when the graph failed is re-derived.
+      for (const task of state.tasks.values()) deriveReady(state, task, seq, event.at, applied);
+      return null;
+    case 'TaskClaimed':
+      return onTask(state, event, seq, applied, (task) => {
+        if (task.status !== 'READY' || !isDispatching(state)) return 'void_claim';
+        task.status = 'CLAIMED';
+        task.claim = {
+          token: String(seq),
+          agentId: event.data.agentId,
+          requestId: event.data.requestId,
+          attempt: event.data.attempt,
+          claimedAt: Date.parse(event.at),
+          leaseUntil: event.data.leaseUntil,
+        };
+        return null;
+      });
+    case 'TaskLeaseExtended':
+      return onTask(state, event, seq, applied, (task) => {
+        if (!holds(task, event.data.claimToken)) return 'stale_claim';
+        task.claim!.leaseUntil = event.data.leaseUntil;
+        return null;
+      });
+    case 'TaskReleased':
+      return onTask(state, event, seq, applied, (task) => {
+        if (!holds(task, event.data.claimToken)) return 'stale_claim';
+        backToReady(task, seq, Date.parse(event.at));
+        return null;
+      });
+    case 'TaskCompleted':
+      return onTask(state, event, seq, applied, (task) => {
+        if (!holds(task, event.data.claimToken)) return 'stale_claim';
+        task.lastResult = resultOf(task, event.data.claimToken, seq);
+        task.status = 'COMPLETED';
+        task.claim = null;
+        task.completedCycle = state.cycle;
+        for (const dependentId of state.dependents.get(task.id) ?? []) {
+          const dependent = state.tasks.get(dependentId);
+          if (dependent) deriveReady(state, dependent, seq, event.at, applied);
+        }
+        return null;
+      });
+    case 'TaskAttemptFailed':
+      return onTask(state, event, seq, applied, (task) => {
+        if (!holds(task, event.data.claimToken)) return 'stale_claim';
+        task.attempts += 1;
+        task.lastResult = resultOf(task, event.data.claimToken, seq);
+        backToReady(task, seq, event.data.retryAt);
+        return null;
+      });
+    case 'TaskLeaseExpired':
+      return onTask(state, event, seq, applied, (task) => {
+        if (!holds(task, event.data.claimToken)) return 'stale_claim';
+        task.attempts += 1;
+        backToReady(task, seq, event.data.retryAt);
+        return null;
+      });
+    case 'TaskFailed':
+      return onTask(state, event, seq, applied, (task) => {
+        if (event.data.claimToken !== null && !holds(task, event.data.claimToken)) return 'stale_claim';
+        if (task.status === 'COMPLETED' || task.status === 'CANCELLED') return 'task_finished';
+        // Only a holder's own failure is a submission it may repeat; when the manager fails the task (its
+        // last lease ran out), the holder's late result must meet a stale claim, not a no-op.
+        if (event.data.claimToken !== null && !event.actor.startsWith('system:'))
+          task.lastResult = resultOf(task, event.data.claimToken, seq);
+        task.attempts += 1;
+        task.status = 'FAILED';
+        task.claim = null;
+        return null;
+      });
+    case 'TaskCancelled':
+      return onTask(state, event, seq, applied, (task) => {
+        if (task.status === 'COMPLETED' || task.status === 'CANCELLED') return 'task_finished';
+        task.status = 'CANCELLED';
+        task.claim = null;
+        return null;
+      });
+    case 'TaskProgressed':
+      // Progress lives on its own subject and changes no aggregate state; the projector stores the step.
+      return null;
+    case 'AgentRegistered':
+    case 'AgentRevoked':
+      return 'not_a_graph_event';
+    default: {
+      const unreachable: never = event;
+      throw new Error(`unhandled event ${(unreachable as DomainEvent).type}`);
+    }
+  }
+}
+
+/** Applies a task-subject event: bumps the task's sequence, then runs `change` (which names an anomaly or null). */
+function onTask(
+  state: GraphState,
+  event: DomainEvent,
+  seq: number,
+  applied: Applied,
+  change: (task: TaskState) => string | null,
+): string | null {
+  const task = event.taskId === undefined ? undefined : state.tasks.get(event.taskId);
+  if (!task) return 'unknown_task';
+  task.lastSeq = seq;
+  applied.tasks.add(task.id);
+  return change(task);
+}
+
+function plan(
+  state: GraphState,
+  specs: readonly TaskSpec[],
+  seq: number,
+  at: string,
+  applied: Applied,
+): void {
+  state.status = 'RUNNING';
+  state.cycle = 1;
+  state.planning = null;
+  const workIds: string[] = [];
+  for (const spec of specs) {
+    state.tasks.set(
+      spec.id,
+      newTask(spec.id, 'work', spec.title, spec.instructions, spec.dependsOn ?? [], spec.capability ?? null),
+    );
+    workIds.push(spec.id);
+    for (const dep of spec.dependsOn ?? []) {
+      const list = state.dependents.get(dep);
+      if (list) list.push(spec.id);
+      else state.dependents.set(dep, [spec.id]);
+    }
+  }
+  // The synthesis task is part of every planned graph; its readiness comes from a passed audit, not from edges.
+  state.tasks.set(
+    SYNTHESIS_TASK_ID,
+    newTask(SYNTHESIS_TASK_ID, 'synthesis', 'Synthesize the final answer', state.goal, workIds, null),
+  );
+  for (const task of state.tasks.values()) {
+    applied.tasks.add(task.id);
+    deriveReady(state, task, seq, at, applied);
+  }
+}
+
+function newTask(
+  id: string,
+  kind: TaskState['kind'],
+  title: string,
+  instructions: string,
+  dependsOn: readonly string[],
+  capability: string | null,
+): TaskState {
+  return {
+    id,
+    kind,
+    title,
+    instructions,
+    dependsOn,
+    capability,
+    status: 'PENDING',
+    attempts: 0,
+    cycle: 1,
+    completedCycle: null,
+    claim: null,
+    availableAt: 0,
+    readySeq: 0,
+    lastSeq: 0,
+    lastResult: null,
+  };
+}
+
+/** A PENDING work task becomes READY when every dependency is COMPLETED in the current cycle. */
+function deriveReady(state: GraphState, task: TaskState, seq: number, at: string, applied: Applied): void {
+  if (task.status !== 'PENDING' || task.kind !== 'work' || state.status !== 'RUNNING') return;
+  for (const depId of task.dependsOn) {
+    if (state.tasks.get(depId)?.status !== 'COMPLETED') return;
+  }
+  task.status = 'READY';
+  task.readySeq = seq;
+  task.availableAt = Date.parse(at);
+  applied.tasks.add(task.id);
+}
+
+function makeSynthesisReady(state: GraphState, seq: number, at: string, applied: Applied): void {
+  const synthesis = state.tasks.get(SYNTHESIS_TASK_ID);
+  if (!synthesis) return;
+  synthesis.status = 'READY';
+  synthesis.cycle = state.cycle;
+  synthesis.attempts = 0;
+  synthesis.claim = null;
+  synthesis.readySeq = seq;
+  synthesis.availableAt = Date.parse(at);
+  applied.tasks.add(synthesis.id);
+}
+
+/** Resets exactly the rework set to PENDING for the next cycle; untouched tasks keep their results. */
+function rework(state: GraphState, ids: readonly string[], seq: number, at: string, applied: Applied): void {
+  state.cycle += 1;
+  state.status = 'RUNNING';
+  for (const id of ids) {
+    const task = state.tasks.get(id);
+    if (task?.kind !== 'work') continue;
+    task.status = 'PENDING';
+    task.cycle = state.cycle;
+    task.attempts = 0;
+    task.claim = null;
+    applied.tasks.add(id);
+  }
+  for (const id of ids) {
+    const task = state.tasks.get(id);
+    if (task) deriveReady(state, task, seq, at, applied);
+  }
+}
+
+function backToReady(task: TaskState, seq: number, availableAt: number): void {
+  task.status = 'READY';
+  task.claim = null;
+  task.readySeq = seq;
+  task.availableAt = availableAt;
+}
+
+/** Records an accepted result of the current claim (call before the claim is cleared). */
+function resultOf(task: TaskState, token: string, seq: number): NonNullable<TaskState['lastResult']> {
+  const agentId = task.claim?.agentId;
+  return agentId === undefined ? { token, seq } : { token, seq, agentId };
+}
+
+function holds(task: TaskState, token: string): boolean {
+  return task.status === 'CLAIMED' && task.claim?.token === token;
+}
+
+function isTerminal(state: GraphState): boolean {
+  return state.status === 'SUCCEEDED' || state.status === 'FAILED' || state.status === 'CANCELLED';
+}
+
+/** Graph statuses in which READY tasks may be claimed. */
+export function isDispatching(state: GraphState): boolean {
+  return state.status === 'RUNNING' || state.status === 'SYNTHESIZING';
+}
+
+/**
+ * Moves a subject's last sequence past an event that could not be read (recorded as skipped), so the
+ * next append's expected sequence still matches the stream.
+ */
+export function advanceSubjectSeq(
+  state: GraphState,
+  ref: { kind: 'graph' } | { kind: 'task'; taskId: string },
+  seq: number,
+): Applied {
+  const applied: Applied = { graph: false, tasks: new Set(), anomaly: null };
+  if (ref.kind === 'graph') {
+    state.lastSeq = seq;
+    applied.graph = true;
+  } else {
+    const task = state.tasks.get(ref.taskId);
+    if (task) {
+      task.lastSeq = seq;
+      applied.tasks.add(task.id);
+    }
+  }
+  return applied;
+}

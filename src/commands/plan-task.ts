@@ -1,0 +1,61 @@
+import { z } from 'zod';
+import { AppError } from '../errors.ts';
+import { GraphIdSchema, GraphOptionsSchema, LIMITS, TaskSpecSchema } from '../protocol/index.ts';
+import { commandSchema } from './command.ts';
+import type { Decision } from './decision.ts';
+import type { GraphState } from './graph-state.ts';
+import { graphRef } from './guards.ts';
+import { checkPlan } from './plan-validation.ts';
+
+export const PlanTaskSchema = commandSchema(
+  'PlanTask',
+  z.object({
+    /** Made by the API: a UUID, or UUIDv5(agentId, idempotencyKey) so a late repeat finds the graph. */
+    graphId: GraphIdSchema,
+    goal: z.string().min(1).max(LIMITS.maxGoalChars),
+    /** Given: the graph is explicit and planned on submission; absent: the planner makes the plan. */
+    tasks: z.array(TaskSpecSchema).max(LIMITS.maxTasksPerGraph).optional(),
+    options: GraphOptionsSchema.optional(),
+    idempotencyKey: z.string().min(1).max(LIMITS.maxIdempotencyKeyChars).optional(),
+  }),
+);
+/** The input type: callers may leave option defaults out; the decider applies them. */
+export type PlanTask = z.input<typeof PlanTaskSchema>;
+
+/**
+ * Submits a graph. A repeat of the same submission (same submitter, same idempotency key) answers with
+ * the original GraphSubmitted; any other submission under an existing id is refused.
+ */
+export function decidePlanTask(command: PlanTask, state: GraphState | null): Decision | AppError {
+  const { graphId, goal, tasks, idempotencyKey } = command.data;
+  if (state !== null) {
+    const key = idempotencyKey ?? null;
+    if (key !== null && state.idempotencyKey === key && state.submittedBy === command.metadata.actor) {
+      return { kind: 'noop', seq: state.submittedSeq };
+    }
+    return new AppError('AM_ERR_GRAPH_EXISTS', `graph ${graphId} already exists`, { details: { graphId } });
+  }
+  const options = GraphOptionsSchema.safeParse(command.data.options ?? {});
+  if (!options.success) {
+    const issue = options.error.issues[0];
+    const field = ['options', ...(issue?.path ?? [])].join('.');
+    return new AppError('AM_ERR_VALIDATION', `${field}: ${issue?.message ?? 'invalid'}`, {
+      details: { field },
+    });
+  }
+  if (tasks !== undefined) {
+    const invalid = checkPlan(tasks);
+    if (invalid) return invalid;
+  }
+  return {
+    kind: 'append',
+    to: graphRef(graphId),
+    expectedSeq: 0,
+    msgId: `submit:${graphId}`,
+    event: {
+      type: 'GraphSubmitted',
+      graphId,
+      data: { goal, tasks: tasks ?? null, options: options.data, idempotencyKey: idempotencyKey ?? null },
+    },
+  };
+}

@@ -1,0 +1,31 @@
+import { z } from 'zod';
+import { AppError } from '../errors.ts';
+import { AgentRoleSchema } from '../events/index.ts';
+import { AgentIdSchema } from '../protocol/index.ts';
+import type { AgentState } from './agent-state.ts';
+import { commandSchema } from './command.ts';
+import type { Decision } from './decision.ts';
+
+export const RegisterAgentSchema = commandSchema(
+  'RegisterAgent',
+  z.object({
+    agentId: AgentIdSchema,
+    role: AgentRoleSchema,
+    /** SHA-256 of the token (hex): the token itself never reaches an event. */
+    tokenHash: z.string().regex(/^[0-9a-f]{64}$/),
+  }),
+);
+export type RegisterAgent = z.infer<typeof RegisterAgentSchema>;
+
+/** Registers an agent once; its id is the subject, so a second registration is refused. */
+export function decideRegisterAgent(command: RegisterAgent, state: AgentState | null): Decision | AppError {
+  const { agentId, role, tokenHash } = command.data;
+  if (state !== null) return new AppError('AM_ERR_AGENT_EXISTS', `agent ${agentId} already exists`);
+  return {
+    kind: 'append',
+    to: { kind: 'agent', agentId },
+    expectedSeq: 0,
+    msgId: `agent:${agentId}`,
+    event: { type: 'AgentRegistered', data: { agentId, role, tokenHash } },
+  };
+}

@@ -1,0 +1,22 @@
+import type { AuditReport, TaskSpec } from '../protocol/index.ts';
+
+/** What the auditor sees of one task: its spec and its latest completed output. */
+export interface AuditTaskInput {
+  id: string;
+  title: string;
+  instructions: string;
+  dependsOn: string[];
+  output: string;
+}
+
+export interface AuditInput {
+  goal: string;
+  cycle: number;
+  tasks: AuditTaskInput[];
+}
+
+/** The LLM work the manager needs; src/agents provides it (openai or offline), tests may stub it. */
+export interface ManagerAgents {
+  plan(goal: string, signal: AbortSignal): Promise<{ tasks: TaskSpec[]; planner: string }>;
+  runAudit(input: AuditInput, signal: AbortSignal): Promise<AuditReport>;
+}

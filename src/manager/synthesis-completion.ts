@@ -1,0 +1,46 @@
+import type Database from 'better-sqlite3';
+import { decideSucceedGraph, type GraphState } from '../commands/index.ts';
+import { isAppError } from '../errors.ts';
+import { SYNTHESIS_TASK_ID } from '../protocol/index.ts';
+import type { ManagerRuntime } from './manager-runtime.ts';
+import type { GraphReconciler } from './reconciler.ts';
+
+/** A SYNTHESIZING graph whose synthesis task has COMPLETED succeeds with that task's output. */
+export class SynthesisCompletion implements GraphReconciler {
+  readonly name = 'synthesis-completion';
+  private readonly synthesized: Database.Statement<[string], { id: string }>;
+
+  constructor(private readonly rt: ManagerRuntime) {
+    this.synthesized = rt.ctx.readModel.db.prepare(
+      `SELECT g.id FROM graphs g JOIN tasks t ON t.graph_id = g.id AND t.id = ?
+       WHERE g.status = 'SYNTHESIZING' AND t.status = 'COMPLETED'`,
+    );
+  }
+
+  candidates(): string[] {
+    return this.synthesized.all(SYNTHESIS_TASK_ID).map((row) => row.id);
+  }
+
+  reconcile(graph: GraphState): void {
+    if (graph.status !== 'SYNTHESIZING') return;
+    if (graph.tasks.get(SYNTHESIS_TASK_ID)?.status !== 'COMPLETED') return;
+    const graphId = graph.id;
+    this.rt.run(`succeed:${graphId}`, graphId, async () => {
+      // The synthesis runs once per graph (after the one passed audit), so its latest completion is it.
+      const result = this.rt.ctx.readModel.results.latestCompletedOf(graphId, SYNTHESIS_TASK_ID);
+      if (result?.output == null) {
+        this.rt.log.warn(
+          { graphId },
+          'the synthesis task is COMPLETED but its result is not in the read model',
+        );
+        return;
+      }
+      const output = result.output;
+      const outcome = await this.rt.command(graphId, (state, metadata) =>
+        decideSucceedGraph({ type: 'SucceedGraph', data: { graphId, output }, metadata }, state),
+      );
+      if (isAppError(outcome)) this.rt.refused(outcome, { graphId }, 'SucceedGraph');
+      else if (!outcome.noop) this.rt.log.info({ graphId, seq: outcome.seq }, 'graph succeeded');
+    });
+  }
+}

@@ -1,0 +1,54 @@
+import Database from 'better-sqlite3';
+import { agentsMigrations } from './agents-projection.ts';
+import { auditsMigrations } from './audits-projection.ts';
+import { checkpointMigrations } from './checkpoint.ts';
+import { graphsMigrations } from './graphs-projection.ts';
+import { type Migration, migrate } from './migration.ts';
+import { progressMigrations } from './progress-projection.ts';
+import { resultsMigrations } from './results-projection.ts';
+import { skippedMigrations } from './skipped.ts';
+import { tasksMigrations } from './tasks-projection.ts';
+
+export type ReadModelDb = Database.Database;
+
+/** Every projection's migrations, in the order they must run. */
+export const ALL_MIGRATIONS: readonly Migration[] = [
+  ...checkpointMigrations,
+  ...skippedMigrations,
+  ...graphsMigrations,
+  ...tasksMigrations,
+  ...resultsMigrations,
+  ...progressMigrations,
+  ...auditsMigrations,
+  ...agentsMigrations,
+];
+
+/** The tables a rebuild empties (everything but the migration log). */
+export const PROJECTION_TABLES = [
+  'checkpoints',
+  'skipped',
+  'graphs',
+  'tasks',
+  'results',
+  'progress',
+  'audits',
+  'agents',
+] as const;
+
+/**
+ * Opens (creating if needed) a read-model file in WAL mode and migrates it. `synchronous = NORMAL`
+ * is safe with WAL: a crash can lose the last transactions but never corrupts, and the projector
+ * replays whatever its checkpoint does not cover.
+ */
+export function openReadModel(path: string): ReadModelDb {
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('busy_timeout = 5000');
+  // A replay touches task and result pages all over the file; SQLite's default 2 MiB page cache thrashes.
+  db.pragma('cache_size = -65536');
+  db.pragma('temp_store = MEMORY');
+  db.pragma('foreign_keys = OFF');
+  migrate(db, ALL_MIGRATIONS);
+  return db;
+}

@@ -1,0 +1,39 @@
+import type { GraphState } from '../commands/graph-state.ts';
+
+/**
+ * Graph aggregates held in memory, least recently used evicted first. The read model on disk is the
+ * source of truth: an evicted graph is loaded back from its rows.
+ */
+export class GraphCache {
+  private readonly states = new Map<string, GraphState>();
+
+  constructor(
+    private readonly capacity: number,
+    private readonly load: (graphId: string) => GraphState | null,
+  ) {}
+
+  get(graphId: string): GraphState | null {
+    const cached = this.states.get(graphId);
+    if (cached) {
+      this.states.delete(graphId);
+      this.states.set(graphId, cached);
+      return cached;
+    }
+    const loaded = this.load(graphId);
+    if (loaded) this.set(loaded);
+    return loaded;
+  }
+
+  set(state: GraphState): void {
+    this.states.delete(state.id);
+    this.states.set(state.id, state);
+    if (this.states.size > this.capacity) {
+      const oldest = this.states.keys().next().value;
+      if (oldest !== undefined) this.states.delete(oldest);
+    }
+  }
+
+  clear(): void {
+    this.states.clear();
+  }
+}

@@ -1,0 +1,450 @@
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { evolveAgent } from '../commands/agent-state.ts';
+import { advanceSubjectSeq, evolveGraph, isDispatching } from '../commands/evolve.ts';
+import type { Applied, GraphState } from '../commands/graph-state.ts';
+import {
+  AGENT_EVENT_TYPES,
+  type DomainEvent,
+  decodeEvent,
+  type RecordedEvent,
+  type Subjects,
+  TASK_EVENT_TYPES,
+} from '../events/index.ts';
+import { GraphCache } from './graph-cache.ts';
+import type { ReadModel } from './read-model.ts';
+import type { ReadyIndex } from './ready-index.ts';
+import type { ResultClaim } from './results-projection.ts';
+
+/** A stored message as the event store delivers it, undecoded, so unreadable ones can be recorded. */
+export interface RawStoredMessage {
+  seq: number;
+  subject: string;
+  data: Uint8Array;
+  /** Messages left in the stream after this one when it was delivered (0 = at the tail). */
+  pending: number;
+}
+
+/** What the projector reads: the event store, structurally (projections do not import the NATS adapter). */
+export interface ProjectionSource {
+  consume(fromSeq: number, opts?: { signal?: AbortSignal }): AsyncIterable<RawStoredMessage>;
+  lastSeq(): Promise<number>;
+}
+
+/** What one committed batch changed; reactors (manager, long-polls, notifications) listen to it. */
+export interface AppliedBatch {
+  fromSeq: number;
+  toSeq: number;
+  /** Decoded events applied in this batch, in order, with the anomaly each was by rule (or null). */
+  events: Array<RecordedEvent & { anomaly: string | null }>;
+  graphs: ReadonlySet<string>;
+  tasks: ReadonlyArray<{ graphId: string; taskId: string }>;
+}
+
+export interface ProjectorOptions {
+  readModel: ReadModel;
+  source: ProjectionSource;
+  subjects: Subjects;
+  readyIndex?: ReadyIndex;
+  /** Events applied per SQLite transaction at most. Default 500. */
+  maxBatch?: number;
+  /** Time one batch may hold the event loop before it commits and yields. Default 25 ms. */
+  maxBatchMs?: number;
+  /** Graph aggregates kept in memory. Default 1000. */
+  cacheSize?: number;
+  onError?: (error: unknown) => void;
+}
+
+type Waiter = { seq: number; resolve: (reached: boolean) => void; timer: NodeJS.Timeout | null };
+
+/**
+ * Folds the stream into the read model: one transaction per batch holds the rows and the checkpoint,
+ * so a crash anywhere neither skips nor re-applies an event. It resumes from checkpoint+1.
+ */
+export class Projector {
+  private readonly readModel: ReadModel;
+  private readonly source: ProjectionSource;
+  private readonly subjects: Subjects;
+  private readonly readyIndex: ReadyIndex | undefined;
+  private readonly maxBatch: number;
+  private readonly maxBatchMs: number;
+  private readonly cache: GraphCache;
+  private readonly listeners = new Set<(batch: AppliedBatch) => void>();
+  private readonly onError: (error: unknown) => void;
+  private waiters: Waiter[] = [];
+  private applied = 0;
+  private abort: AbortController | null = null;
+  private running: Promise<void> | null = null;
+  private positions = new WeakMap<Map<string, unknown>, Map<string, number>>();
+
+  constructor(opts: ProjectorOptions) {
+    this.readModel = opts.readModel;
+    this.source = opts.source;
+    this.subjects = opts.subjects;
+    this.readyIndex = opts.readyIndex;
+    this.maxBatch = opts.maxBatch ?? 500;
+    this.maxBatchMs = opts.maxBatchMs ?? 25;
+    this.cache = new GraphCache(opts.cacheSize ?? 1000, (id) => this.readModel.loadGraphState(id));
+    this.onError = opts.onError ?? (() => {});
+    this.applied = this.readModel.checkpoint.read();
+  }
+
+  /** The last stream sequence applied (and committed). */
+  get appliedSeq(): number {
+    return this.applied;
+  }
+
+  get isRunning(): boolean {
+    return this.running !== null;
+  }
+
+  /** Starts following the stream from checkpoint+1; loads the READY index from the read model first. */
+  start(): void {
+    if (this.running) return;
+    this.applied = this.readModel.checkpoint.read();
+    this.loadReadyIndex();
+    const abort = new AbortController();
+    this.abort = abort;
+    this.running = this.follow(abort.signal)
+      .catch((error: unknown) => {
+        if (!abort.signal.aborted) this.onError(error);
+      })
+      .finally(() => {
+        this.running = null;
+      });
+  }
+
+  async stop(): Promise<void> {
+    this.abort?.abort();
+    await this.running;
+    this.abort = null;
+  }
+
+  /** Resolves true once `seq` is applied, false after `timeoutMs`. */
+  waitFor(seq: number, timeoutMs: number): Promise<boolean> {
+    if (this.applied >= seq) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const waiter: Waiter = { seq, resolve, timer: null };
+      if (Number.isFinite(timeoutMs)) {
+        waiter.timer = setTimeout(() => {
+          this.waiters = this.waiters.filter((w) => w !== waiter);
+          resolve(false);
+        }, timeoutMs);
+      }
+      this.waiters.push(waiter);
+    });
+  }
+
+  onApplied(listener: (batch: AppliedBatch) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * The current graph aggregate (from memory, else from its rows). Deciders read it; nothing outside
+   * the projector may change it.
+   */
+  graphState(graphId: string): GraphState | null {
+    return this.cache.get(graphId);
+  }
+
+  /** Replays the whole stream from sequence 1 into emptied tables; resolves when caught up with the tail. */
+  async rebuild(opts: { onProgress?: (appliedSeq: number, targetSeq: number) => void } = {}): Promise<{
+    events: number;
+    ms: number;
+  }> {
+    const startedAt = performance.now();
+    await this.stop();
+    const target = await this.source.lastSeq();
+    this.readModel.truncate();
+    this.cache.clear();
+    this.readyIndex?.clear();
+    this.applied = 0;
+    let unsubscribe = (): void => {};
+    if (opts.onProgress) {
+      const report = opts.onProgress;
+      unsubscribe = this.onApplied((batch) => report(batch.toSeq, target));
+    }
+    this.start();
+    await this.waitFor(target, Number.POSITIVE_INFINITY);
+    unsubscribe();
+    return { events: target, ms: performance.now() - startedAt };
+  }
+
+  private async follow(signal: AbortSignal): Promise<void> {
+    let buffer: RawStoredMessage[] = [];
+    for await (const message of this.source.consume(this.applied + 1, { signal })) {
+      if (signal.aborted) break;
+      if (message.seq <= this.applied) continue;
+      buffer.push(message);
+      if (buffer.length < this.maxBatch && message.pending > 0) continue;
+      while (buffer.length > 0) {
+        const done = this.applyBatch(buffer);
+        buffer = buffer.slice(done);
+        if (buffer.length > 0) await yieldToEventLoop();
+      }
+    }
+  }
+
+  /**
+   * Applies messages in one transaction, stopping early when the time cap is reached; returns how
+   * many it applied. Exposed for tests; `start()` is the normal way in.
+   */
+  applyBatch(messages: readonly RawStoredMessage[]): number {
+    const startedAt = performance.now();
+    const dirtyGraphs = new Map<string, GraphState>();
+    const dirtyTasks = new Map<string, { graphId: string; taskId: string }>();
+    const plannedGraphs = new Set<string>();
+    const events: AppliedBatch['events'] = [];
+    let count = 0;
+    const write = this.readModel.db.transaction(() => {
+      for (const message of messages) {
+        this.applyOne(message, dirtyGraphs, dirtyTasks, events, plannedGraphs);
+        count += 1;
+        if (count >= this.maxBatch || performance.now() - startedAt > this.maxBatchMs) break;
+      }
+      for (const state of dirtyGraphs.values()) this.readModel.graphs.write(state);
+      for (const { graphId, taskId } of dirtyTasks.values()) {
+        const state = dirtyGraphs.get(graphId);
+        const task = state?.tasks.get(taskId);
+        if (!state || !task) continue;
+        if (plannedGraphs.has(graphId))
+          this.readModel.tasks.write(graphId, this.positionOf(state, taskId), task);
+        else this.readModel.tasks.update(graphId, task);
+      }
+      const last = messages[count - 1];
+      if (last) this.readModel.checkpoint.write(last.seq);
+    });
+    try {
+      write();
+    } catch (error) {
+      // The cached aggregates already hold this batch; the rows do not. Drop the cache so nothing
+      // decides on state the read model never committed.
+      this.cache.clear();
+      throw error;
+    }
+    const first = messages[0];
+    const last = messages[count - 1];
+    if (!first || !last) return 0;
+    this.applied = last.seq;
+    const tasks = [...dirtyTasks.values()];
+    this.updateReadyIndex(dirtyGraphs, tasks);
+    const batch: AppliedBatch = {
+      fromSeq: first.seq,
+      toSeq: last.seq,
+      events,
+      graphs: new Set(dirtyGraphs.keys()),
+      tasks,
+    };
+    for (const listener of this.listeners) {
+      try {
+        listener(batch);
+      } catch (error) {
+        this.onError(error);
+      }
+    }
+    this.resolveWaiters();
+    return count;
+  }
+
+  private applyOne(
+    message: RawStoredMessage,
+    dirtyGraphs: Map<string, GraphState>,
+    dirtyTasks: Map<string, { graphId: string; taskId: string }>,
+    events: AppliedBatch['events'],
+    plannedGraphs: Set<string>,
+  ): void {
+    const { seq, subject } = message;
+    const ref = this.subjects.parse(subject);
+    const decoded = decodeEvent(message.data);
+    if (!decoded.ok || ref === null) {
+      const reason = ref === null ? 'unknown_subject' : decoded.ok ? 'unknown_subject' : decoded.reason;
+      this.readModel.skipped.record(seq, subject, decoded.ok ? decoded.event.type : null, reason);
+      if (ref && (ref.kind === 'graph' || ref.kind === 'task')) {
+        const state = this.cache.get(ref.graphId);
+        if (state) this.markDirty(state, advanceSubjectSeq(state, ref, seq), dirtyGraphs, dirtyTasks);
+      }
+      return;
+    }
+    const event = decoded.event;
+    const mismatch = subjectMismatch(ref, event);
+    if (mismatch) {
+      this.readModel.skipped.record(seq, subject, event.type, mismatch);
+      return;
+    }
+    const recorded: RecordedEvent = { seq, subject, event };
+    if (ref.kind === 'agent') {
+      const next = evolveAgent(this.readModel.agents.get(ref.agentId), recorded);
+      if (next) this.readModel.agents.write(next);
+      events.push({ ...recorded, anomaly: null });
+      return;
+    }
+    const state = this.cache.get(ref.graphId);
+    if (ref.kind === 'progress') {
+      if (state?.tasks.has(ref.taskId) && event.type === 'TaskProgressed') {
+        this.readModel.progress.apply(seq, event, ref.graphId, ref.taskId);
+        events.push({ ...recorded, anomaly: null });
+      } else {
+        this.readModel.skipped.record(seq, subject, event.type, 'unknown_task');
+      }
+      return;
+    }
+    const claim = ref.kind === 'task' ? claimBefore(state, ref.graphId, ref.taskId) : null;
+    const { state: next, applied } = evolveGraph(state, recorded);
+    if (next === null) {
+      this.readModel.skipped.record(seq, subject, event.type, applied.anomaly ?? 'unknown_graph');
+      return;
+    }
+    if (next !== state) this.cache.set(next);
+    // Planning creates the task rows; every later change only updates their state columns.
+    if ((event.type === 'GraphSubmitted' || event.type === 'GraphPlanned') && applied.anomaly === null) {
+      plannedGraphs.add(next.id);
+    }
+    this.markDirty(next, applied, dirtyGraphs, dirtyTasks);
+    events.push({ ...recorded, anomaly: applied.anomaly });
+    if (applied.anomaly !== null) {
+      this.readModel.skipped.record(seq, subject, event.type, applied.anomaly);
+      return;
+    }
+    switch (event.type) {
+      case 'TaskCompleted':
+      case 'TaskAttemptFailed':
+      case 'TaskFailed':
+        if (claim) this.readModel.results.apply(seq, event, claim);
+        return;
+      case 'AuditPassed':
+      case 'AuditFailed': {
+        const audit = next.audits[next.audits.length - 1];
+        if (audit) this.readModel.audits.apply(next.id, audit);
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  private markDirty(
+    state: GraphState,
+    applied: Applied,
+    dirtyGraphs: Map<string, GraphState>,
+    dirtyTasks: Map<string, { graphId: string; taskId: string }>,
+  ): void {
+    // The graph row carries updated_at and last_seq, so any change writes it too.
+    dirtyGraphs.set(state.id, state);
+    for (const taskId of applied.tasks)
+      dirtyTasks.set(`${state.id}/${taskId}`, { graphId: state.id, taskId });
+  }
+
+  private positionOf(state: GraphState, taskId: string): number {
+    let positions = this.positions.get(state.tasks);
+    if (!positions || positions.size !== state.tasks.size) {
+      positions = new Map([...state.tasks.keys()].map((id, index) => [id, index]));
+      this.positions.set(state.tasks, positions);
+    }
+    return positions.get(taskId) ?? state.tasks.size;
+  }
+
+  private updateReadyIndex(
+    graphs: Map<string, GraphState>,
+    tasks: ReadonlyArray<{ graphId: string; taskId: string }>,
+  ): void {
+    const index = this.readyIndex;
+    if (!index) return;
+    for (const { graphId, taskId } of tasks) {
+      const state = graphs.get(graphId);
+      const task = state?.tasks.get(taskId);
+      if (state && task?.status === 'READY' && isDispatching(state)) {
+        index.upsert({
+          graphId,
+          taskId,
+          priority: state.options.priority,
+          readySeq: task.readySeq,
+          availableAt: task.availableAt,
+          capability: task.capability,
+        });
+      } else {
+        index.remove(graphId, taskId);
+      }
+    }
+  }
+
+  private loadReadyIndex(): void {
+    const index = this.readyIndex;
+    if (!index) return;
+    index.clear();
+    const rows = this.readModel.db
+      .prepare(
+        `SELECT t.graph_id, t.id, t.ready_seq, t.available_at, t.capability, g.priority
+         FROM tasks t JOIN graphs g ON g.id = t.graph_id
+         WHERE t.status = 'READY' AND g.status IN ('RUNNING', 'SYNTHESIZING')
+         ORDER BY t.ready_seq`,
+      )
+      .all() as Array<{
+      graph_id: string;
+      id: string;
+      ready_seq: number;
+      available_at: number;
+      capability: string | null;
+      priority: number;
+    }>;
+    for (const row of rows) {
+      index.upsert({
+        graphId: row.graph_id,
+        taskId: row.id,
+        priority: row.priority,
+        readySeq: row.ready_seq,
+        availableAt: row.available_at,
+        capability: row.capability,
+      });
+    }
+  }
+
+  private resolveWaiters(): void {
+    if (this.waiters.length === 0) return;
+    const still: Waiter[] = [];
+    for (const waiter of this.waiters) {
+      if (waiter.seq <= this.applied) {
+        if (waiter.timer) clearTimeout(waiter.timer);
+        waiter.resolve(true);
+      } else {
+        still.push(waiter);
+      }
+    }
+    this.waiters = still;
+  }
+}
+
+/** Captures who held the claim before a result event clears it. */
+function claimBefore(state: GraphState | null, graphId: string, taskId: string): ResultClaim | null {
+  const task = state?.tasks.get(taskId);
+  if (!task?.claim) return null;
+  return { graphId, taskId, cycle: task.cycle, attempt: task.claim.attempt, agentId: task.claim.agentId };
+}
+
+/** An event must sit on its own aggregate's subject; anything else is recorded, never applied. */
+function subjectMismatch(ref: NonNullable<ReturnType<Subjects['parse']>>, event: DomainEvent): string | null {
+  switch (ref.kind) {
+    case 'agent':
+      return AGENT_EVENT_TYPES.has(event.type) ? null : 'wrong_subject';
+    case 'progress':
+      return event.type === 'TaskProgressed' && event.graphId === ref.graphId && event.taskId === ref.taskId
+        ? null
+        : 'wrong_subject';
+    case 'task':
+      return TASK_EVENT_TYPES.has(event.type) &&
+        event.type !== 'TaskProgressed' &&
+        event.graphId === ref.graphId &&
+        event.taskId === ref.taskId
+        ? null
+        : 'wrong_subject';
+    case 'graph':
+      return !TASK_EVENT_TYPES.has(event.type) &&
+        !AGENT_EVENT_TYPES.has(event.type) &&
+        event.graphId === ref.graphId
+        ? null
+        : 'wrong_subject';
+    default: {
+      const unreachable: never = ref;
+      return unreachable;
+    }
+  }
+}

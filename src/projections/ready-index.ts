@@ -1,0 +1,127 @@
+/**
+ * The in-memory READY index: what the claim path picks candidates from, in dispatch order (graph
+ * priority, then the sequence at which the task became READY). Fed by the projector after each batch.
+ * Candidates are reserved in-process so local claimers do not race each other for the same task;
+ * JetStream's expected-sequence check settles races between processes.
+ */
+export interface ReadyEntry {
+  graphId: string;
+  taskId: string;
+  priority: number;
+  readySeq: number;
+  /** Not offered before this time (epoch ms): the backoff after a failed attempt. */
+  availableAt: number;
+  capability: string | null;
+}
+
+export interface ReserveFilter {
+  /** The worker's capabilities; a task with a capability is offered only to workers listing it. */
+  capabilities: ReadonlySet<string>;
+  now: number;
+}
+
+export class ReadyIndex {
+  /** priority → (key → entry) in insertion order, which is READY order because the projector applies in sequence. */
+  private readonly buckets = new Map<number, Map<string, ReadyEntry>>();
+  private priorities: number[] = [];
+  private readonly reserved = new Set<string>();
+  private waiters: Array<() => void> = [];
+  private count = 0;
+
+  get size(): number {
+    return this.count;
+  }
+
+  upsert(entry: ReadyEntry): void {
+    const key = keyOf(entry.graphId, entry.taskId);
+    this.removeKey(key, false);
+    let bucket = this.buckets.get(entry.priority);
+    if (!bucket) {
+      bucket = new Map();
+      this.buckets.set(entry.priority, bucket);
+      this.priorities = [...this.buckets.keys()].sort((a, b) => b - a);
+    }
+    bucket.set(key, entry);
+    this.count += 1;
+    this.wake();
+  }
+
+  remove(graphId: string, taskId: string): void {
+    this.removeKey(keyOf(graphId, taskId), true);
+  }
+
+  has(graphId: string, taskId: string): boolean {
+    const key = keyOf(graphId, taskId);
+    for (const bucket of this.buckets.values()) if (bucket.has(key)) return true;
+    return false;
+  }
+
+  clear(): void {
+    this.buckets.clear();
+    this.priorities = [];
+    this.reserved.clear();
+    this.count = 0;
+  }
+
+  /** Takes the first candidate that is available, matches the worker and is not reserved, and reserves it. */
+  reserve(filter: ReserveFilter): ReadyEntry | null {
+    for (const priority of this.priorities) {
+      const bucket = this.buckets.get(priority);
+      if (!bucket) continue;
+      for (const [key, entry] of bucket) {
+        if (this.reserved.has(key) || entry.availableAt > filter.now) continue;
+        if (entry.capability !== null && !filter.capabilities.has(entry.capability)) continue;
+        this.reserved.add(key);
+        return entry;
+      }
+    }
+    return null;
+  }
+
+  /** Gives a candidate back (its claim failed) so other claimers see it again. */
+  unreserve(entry: ReadyEntry): void {
+    const key = keyOf(entry.graphId, entry.taskId);
+    if (this.reserved.delete(key)) this.wake();
+  }
+
+  /** The earliest time a backed-off entry becomes available, so a long-poll can wake for it. */
+  nextAvailableAt(now: number): number | null {
+    let next: number | null = null;
+    for (const bucket of this.buckets.values()) {
+      for (const entry of bucket.values()) {
+        if (entry.availableAt > now && (next === null || entry.availableAt < next)) next = entry.availableAt;
+      }
+    }
+    return next;
+  }
+
+  /** Resolves at the next change that may offer new work. */
+  changed(): Promise<void> {
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  private removeKey(key: string, releaseReservation: boolean): void {
+    for (const [priority, bucket] of this.buckets) {
+      if (bucket.delete(key)) {
+        this.count -= 1;
+        if (bucket.size === 0) {
+          this.buckets.delete(priority);
+          this.priorities = this.priorities.filter((p) => p !== priority);
+        }
+        break;
+      }
+    }
+    if (releaseReservation) this.reserved.delete(key);
+  }
+
+  private wake(): void {
+    if (this.waiters.length === 0) return;
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}
+
+function keyOf(graphId: string, taskId: string): string {
+  return `${graphId}/${taskId}`;
+}

@@ -1,0 +1,167 @@
+import { z } from 'zod';
+import { GraphOptionsSchema } from './graph-options.ts';
+import { AgentIdSchema, AnyTaskIdSchema, GraphIdSchema } from './ids.ts';
+import { LIMITS } from './limits.ts';
+import { TaskErrorSchema, UsageSchema } from './result.ts';
+import { GraphStatusSchema, TaskKindSchema } from './status.ts';
+import { StepSchema } from './step.ts';
+import { TaskSpecSchema } from './task-spec.ts';
+
+/** Request and reply bodies shared by HTTP, NATS and the worker client (DESIGN.md "Interfaces"). */
+
+const ClaimTokenField = z.string().regex(/^[1-9][0-9]{0,19}$/, 'a claim token is a decimal sequence');
+const RequestIdField = z.string().min(1).max(LIMITS.maxRequestIdChars);
+const CapabilityField = z.string().min(1).max(LIMITS.maxCapabilityChars);
+
+/** POST /v1/tasks — PlanTask. */
+export const SubmitGraphRequestSchema = z.strictObject({
+  goal: z.string().min(1).max(LIMITS.maxGoalChars),
+  tasks: z.array(TaskSpecSchema).min(1).max(LIMITS.maxTasksPerGraph).optional(),
+  options: GraphOptionsSchema.partial().optional(),
+  idempotencyKey: z.string().min(1).max(LIMITS.maxIdempotencyKeyChars).optional(),
+});
+export type SubmitGraphRequest = z.infer<typeof SubmitGraphRequestSchema>;
+export const SubmitGraphReplySchema = z.object({ graphId: GraphIdSchema, seq: z.number().int() });
+export type SubmitGraphReply = z.infer<typeof SubmitGraphReplySchema>;
+
+/** POST /v1/tasks/claim — ClaimTask. */
+export const ClaimRequestSchema = z.strictObject({
+  requestId: RequestIdField,
+  capabilities: z.array(CapabilityField).max(64).optional(),
+  /** Long-poll up to this long for work (max 30 s). Default 0: answer at once. */
+  waitMs: z.number().int().min(0).max(30_000).optional(),
+});
+export type ClaimRequest = z.infer<typeof ClaimRequestSchema>;
+
+export const ClaimedTaskSchema = z.object({
+  id: AnyTaskIdSchema,
+  graphId: GraphIdSchema,
+  title: z.string(),
+  instructions: z.string(),
+  kind: TaskKindSchema,
+  attempt: z.number().int().min(1),
+  cycle: z.number().int().min(1),
+});
+export type ClaimedTask = z.infer<typeof ClaimedTaskSchema>;
+
+export const ClaimContextSchema = z.object({
+  goal: z.string(),
+  dependencies: z.array(z.object({ taskId: z.string(), output: z.string() })),
+  /** Present when the task is reworked: what the auditor said and what the task produced before. */
+  rework: z.object({ notes: z.string(), previousOutput: z.string().nullable() }).optional(),
+});
+export type ClaimContext = z.infer<typeof ClaimContextSchema>;
+
+export const ClaimReplySchema = z.object({
+  task: ClaimedTaskSchema,
+  claimToken: ClaimTokenField,
+  leaseUntil: z.iso.datetime(),
+  context: ClaimContextSchema,
+});
+export type ClaimReply = z.infer<typeof ClaimReplySchema>;
+
+/** POST /v1/tasks/:taskId/heartbeat — ExtendLease. */
+export const HeartbeatRequestSchema = z.strictObject({ graphId: GraphIdSchema, claimToken: ClaimTokenField });
+export type HeartbeatRequest = z.infer<typeof HeartbeatRequestSchema>;
+export const HeartbeatReplySchema = z.object({
+  leaseUntil: z.iso.datetime().nullable(),
+  /** The graph was cancelled or stopped: stop working on the task. */
+  cancelled: z.boolean(),
+});
+export type HeartbeatReply = z.infer<typeof HeartbeatReplySchema>;
+
+/** POST /v1/tasks/:taskId/progress — ReportProgress. */
+export const ProgressRequestSchema = z.strictObject({
+  graphId: GraphIdSchema,
+  claimToken: ClaimTokenField,
+  step: StepSchema,
+  /** The step's position in the attempt's history. Default: the next one this server has seen. */
+  index: z.number().int().min(0).max(LIMITS.maxStepsPerResult).optional(),
+});
+export type ProgressRequest = z.infer<typeof ProgressRequestSchema>;
+
+/** POST /v1/tasks/:taskId/release — ReleaseTask. */
+export const ReleaseRequestSchema = z.strictObject({
+  graphId: GraphIdSchema,
+  claimToken: ClaimTokenField,
+  reason: z.string().max(LIMITS.maxErrorMessageChars).optional(),
+});
+export type ReleaseRequest = z.infer<typeof ReleaseRequestSchema>;
+
+/** POST /v1/results — SubmitResult. */
+export const SubmitResultRequestSchema = z
+  .strictObject({
+    graphId: GraphIdSchema,
+    taskId: AnyTaskIdSchema,
+    claimToken: ClaimTokenField,
+    status: z.enum(['completed', 'failed']),
+    output: z.string().max(LIMITS.maxOutputChars).optional(),
+    history: z.array(StepSchema).max(LIMITS.maxStepsPerResult).default([]),
+    usage: UsageSchema.optional(),
+    model: z.string().max(200).optional(),
+    promptVersion: z.string().max(64).optional(),
+    error: TaskErrorSchema.optional(),
+  })
+  .refine((body) => body.status !== 'completed' || body.output !== undefined, {
+    message: 'output is required when status is completed',
+    path: ['output'],
+  });
+export type SubmitResultRequest = z.input<typeof SubmitResultRequestSchema>;
+export const SeqReplySchema = z.object({ seq: z.number().int() });
+export type SeqReply = z.infer<typeof SeqReplySchema>;
+
+/** GET /v1/graphs */
+export const ListGraphsQuerySchema = z.strictObject({
+  status: GraphStatusSchema.optional(),
+  cursor: z.string().max(200).optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+});
+export type ListGraphsQuery = z.infer<typeof ListGraphsQuerySchema>;
+
+/** GET /v1/graphs/:id/events */
+export const GraphEventsQuerySchema = z.strictObject({
+  fromSeq: z.coerce.number().int().min(1).optional(),
+  limit: z.coerce.number().int().min(1).max(10_000).default(1_000),
+});
+export type GraphEventsQuery = z.infer<typeof GraphEventsQuerySchema>;
+
+export const TrailEventSchema = z.object({
+  seq: z.number().int(),
+  subject: z.string(),
+  type: z.string(),
+  at: z.string(),
+  taskId: z.string().optional(),
+  actor: z.string().optional(),
+  data: z.unknown(),
+});
+export type TrailEvent = z.infer<typeof TrailEventSchema>;
+
+/** Reads accept `minSeq`: wait (up to 5 s) until the local read model has applied it. */
+export const MinSeqQuerySchema = z.strictObject({ minSeq: z.coerce.number().int().min(0).optional() });
+
+/** POST /v1/agents */
+export const RegisterAgentRequestSchema = z.strictObject({
+  agentId: AgentIdSchema,
+  role: z.enum(['admin', 'worker']),
+});
+export type RegisterAgentRequest = z.infer<typeof RegisterAgentRequestSchema>;
+export const RegisterAgentReplySchema = z.object({
+  agentId: AgentIdSchema,
+  role: z.enum(['admin', 'worker']),
+  /** Shown once; the server keeps only its SHA-256. */
+  token: z.string(),
+});
+export type RegisterAgentReply = z.infer<typeof RegisterAgentReplySchema>;
+
+export const AgentViewSchema = z.object({
+  agentId: z.string(),
+  role: z.enum(['admin', 'worker']),
+  status: z.enum(['active', 'revoked']),
+  createdAt: z.string(),
+  revokedAt: z.string().nullable(),
+});
+export type AgentView = z.infer<typeof AgentViewSchema>;
+
+export const TaskIdParamSchema = z.object({ taskId: AnyTaskIdSchema });
+export const GraphIdParamSchema = z.object({ id: GraphIdSchema });
+export const AgentIdParamSchema = z.object({ id: AgentIdSchema });

@@ -1,0 +1,392 @@
+import {
+  type Consumer,
+  type ConsumerMessages,
+  DeliverPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+  jetstream,
+  jetstreamManager,
+} from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { AppError, StreamSequenceConflict } from '../errors.ts';
+import { type DomainEvent, decodeEvent, encodeEvent, Subjects } from '../events/index.ts';
+import { LIMITS } from '../protocol/limits.ts';
+import { ConnectionWatch } from './connection-watch.ts';
+import { ensureStream } from './ensure-stream.ts';
+import { toStoreError } from './store-errors.ts';
+import type { StoreSettings } from './stream-settings.ts';
+
+export interface AppendRequest {
+  /** A subject of this store (built with `store.subjects`). */
+  subject: string;
+  event: DomainEvent;
+  /** The subject's last sequence the decision was made on; 0 = "no events yet"; null = no check. */
+  expectedLastSubjectSeq: number | null;
+  /** Identifies one request of one actor (DESIGN.md "msgIDs"). */
+  msgId: string;
+  /** How long to wait for the ack. Default: 5000 ms. */
+  timeoutMs?: number;
+}
+
+export interface AppendResult {
+  seq: number;
+  /** The msgID was seen within the duplicate window: nothing was appended, `seq` is the first append's. */
+  duplicate: boolean;
+}
+
+export interface TrailPosition {
+  seq: number;
+  subject: string;
+  /** The stored time, ISO 8601. */
+  at: string;
+}
+
+/** One stored message of a read: the event, or why it could not be read (a read never throws on bad data). */
+export type TrailEntry = (TrailPosition & { event: DomainEvent }) | (TrailPosition & { error: string });
+
+export interface ReadOptions {
+  /** First stream sequence to read. Default: 1. */
+  fromSeq?: number;
+  /** At most this many entries. Default: no limit. */
+  limit?: number;
+}
+
+export interface RawStoredMessage {
+  seq: number;
+  subject: string;
+  data: Uint8Array;
+  /** Messages left after this one when it was delivered (0 = this was the tail). */
+  pending: number;
+}
+
+export interface ConsumeOptions {
+  /** Ends the feed (the iterator returns). */
+  signal?: AbortSignal;
+  /** One subject filter (2.9 has no multiple filters). Default: `<prefix>.>`. */
+  filter?: string;
+  /** Messages requested per pull; larger = faster replays, more buffered memory. Default: 2000. */
+  batch?: number;
+}
+
+/** Budget of reads and consumer creation, waiting for a reconnect included. */
+const REQUEST_TIMEOUT_MS = 5000;
+
+/** Messages per fetch of a bounded read. */
+const READ_BATCH = 1000;
+
+/** A consumer that was working and then failed is created again after this delay (grows to 5 s). */
+const RECREATE_BACKOFF_MS = [250, 500, 1000, 2000, 5000] as const;
+
+/** The JetStream adapter: the only way AM writes (append) and the raw feed projectors read. */
+export class EventStore {
+  readonly subjects: Subjects;
+  readonly settings: Readonly<StoreSettings>;
+  readonly #nc: NatsConnection;
+  readonly #js: JetStreamClient;
+  readonly #jsm: JetStreamManager;
+  readonly #watch: ConnectionWatch;
+
+  private constructor(nc: NatsConnection, jsm: JetStreamManager, settings: StoreSettings) {
+    this.#nc = nc;
+    this.#js = jetstream(nc);
+    this.#jsm = jsm;
+    this.settings = Object.freeze({ ...settings });
+    this.subjects = new Subjects(settings.subjectPrefix);
+    this.#watch = new ConnectionWatch(nc);
+  }
+
+  /** Whether the NATS connection is up right now (for readiness probes). */
+  get connected(): boolean {
+    return !this.#nc.isClosed() && this.#watch.connected;
+  }
+
+  /** Ensures the stream (create or update) and returns a store over it. The caller owns `nc`. */
+  static async open(nc: NatsConnection, settings: StoreSettings): Promise<EventStore> {
+    try {
+      await ensureStream(nc, settings);
+      return new EventStore(nc, await jetstreamManager(nc), settings);
+    } catch (error) {
+      throw toStoreError(error, `could not ensure stream ${settings.streamName}`);
+    }
+  }
+
+  /**
+   * Appends one event with its msgID and, unless null, the expected last sequence of its subject.
+   * Concurrent calls pipeline on the connection. Throws StreamSequenceConflict (stale expectation),
+   * AppError AM_ERR_PAYLOAD_TOO_LARGE (nothing published) or AM_ERR_STORE_UNAVAILABLE.
+   */
+  async append(req: AppendRequest): Promise<AppendResult> {
+    if (!req.subject.startsWith(`${this.settings.subjectPrefix}.`)) {
+      // A subject outside the stream would come back as "no responders", which reads like an outage.
+      throw new Error(`subject ${req.subject} is not under ${this.settings.subjectPrefix}.>`);
+    }
+    const data = encodeEvent(req.event);
+    if (data.byteLength > LIMITS.maxEventBytes) {
+      throw new AppError(
+        'AM_ERR_PAYLOAD_TOO_LARGE',
+        `${req.event.type} encodes to ${data.byteLength} bytes; the cap is ${LIMITS.maxEventBytes}`,
+        { details: { bytes: data.byteLength, maxBytes: LIMITS.maxEventBytes, type: req.event.type } },
+      );
+    }
+    const options = {
+      msgID: req.msgId,
+      ...(req.expectedLastSubjectSeq === null
+        ? {}
+        : { expect: { lastSubjectSequence: req.expectedLastSubjectSeq } }),
+    };
+    try {
+      // Resending after a reconnect is safe: the msgID stores it at most once, and if the first send was
+      // stored the answer is `duplicate` with its sequence.
+      const ack = await this.#resilient(`append to ${req.subject}`, req.timeoutMs ?? 5000, (timeout) =>
+        this.#js.publish(req.subject, data, { ...options, timeout }),
+      );
+      return { seq: ack.seq, duplicate: ack.duplicate };
+    } catch (error) {
+      const actual = wrongLastSequence(error);
+      if (actual !== null && req.expectedLastSubjectSeq !== null) {
+        throw new StreamSequenceConflict(req.subject, req.expectedLastSubjectSeq, actual);
+      }
+      throw toStoreError(error, `append to ${req.subject} failed`);
+    }
+  }
+
+  /** The stream's last sequence (0 when empty). */
+  async lastSeq(): Promise<number> {
+    try {
+      const info = await this.#resilient('stream info', REQUEST_TIMEOUT_MS, () =>
+        this.#jsm.streams.info(this.settings.streamName),
+      );
+      return info.state.last_seq;
+    } catch (error) {
+      throw toStoreError(error, 'stream info failed');
+    }
+  }
+
+  /** One graph's audit trail in stream order (every subject of the graph), up to the current tail. */
+  readTrail(graphId: string, opts: ReadOptions = {}): Promise<TrailEntry[]> {
+    return this.#readToTail(this.subjects.graphTrail(graphId), opts);
+  }
+
+  /** The whole stream (or one filter subject) in order, up to the current tail. */
+  readAll(opts: ReadOptions & { filter?: string } = {}): Promise<TrailEntry[]> {
+    return this.#readToTail(opts.filter ?? this.subjects.all(), opts);
+  }
+
+  /**
+   * A live feed of raw messages from `fromSeq` (<= 1: the start): it keeps going past the tail, survives
+   * reconnects and server restarts (the ordered consumer is recreated after the last delivered sequence)
+   * and ends when `signal` aborts. Failing to create the first consumer throws; later failures are retried.
+   */
+  async *consume(fromSeq: number, opts: ConsumeOptions = {}): AsyncIterable<RawStoredMessage> {
+    const { signal } = opts;
+    const filter = opts.filter ?? this.subjects.all();
+    const batch = opts.batch ?? 2000;
+    let nextSeq = Math.max(1, Math.floor(fromSeq));
+    let started = false;
+    let failures = 0;
+    while (!isAborted(signal)) {
+      let consumer: Consumer;
+      try {
+        consumer = await this.#orderedConsumer(filter, nextSeq);
+      } catch (error) {
+        if (!started) throw toStoreError(error, `could not start a consumer on ${filter}`);
+        if (this.#nc.isClosed()) return;
+        await sleep(this.#backoff(failures++), signal);
+        continue;
+      }
+      started = true;
+      let messages: ConsumerMessages;
+      try {
+        // Refill at half the batch so the next pull is in flight while the first half is processed.
+        messages = await consumer.consume({ max_messages: batch, threshold_messages: Math.floor(batch / 2) });
+      } catch {
+        consumer.delete().catch(() => {});
+        continue;
+      }
+      const stop = () => void messages.stop();
+      signal?.addEventListener('abort', stop, { once: true });
+      // An abort while the consumer was being created fired no event.
+      if (isAborted(signal)) stop();
+      try {
+        for await (const m of messages) {
+          failures = 0;
+          nextSeq = m.seq + 1;
+          yield { seq: m.seq, subject: m.subject, data: m.data, pending: m.info.pending };
+          if (isAborted(signal)) break;
+        }
+      } catch {
+        // The iterator gave up (e.g. the consumer could not be recreated for a long time): start over below.
+      } finally {
+        signal?.removeEventListener('abort', stop);
+        messages.stop();
+        consumer.delete().catch(() => {});
+      }
+      if (this.#nc.isClosed()) return;
+      if (!isAborted(signal)) await sleep(this.#backoff(failures++), signal);
+    }
+  }
+
+  #backoff(failures: number): number {
+    return RECREATE_BACKOFF_MS[Math.min(failures, RECREATE_BACKOFF_MS.length - 1)] ?? 5000;
+  }
+
+  /** The last event of one subject (direct get), or null when the subject has none. */
+  async getLastForSubject(subject: string): Promise<{ seq: number; event: DomainEvent } | null> {
+    let stored: Awaited<ReturnType<JetStreamManager['direct']['getMessage']>>;
+    try {
+      stored = await this.#resilient(`direct get of ${subject}`, REQUEST_TIMEOUT_MS, () =>
+        this.#jsm.direct.getMessage(this.settings.streamName, { last_by_subj: subject }),
+      );
+    } catch (error) {
+      throw toStoreError(error, `direct get of ${subject} failed`);
+    }
+    if (stored === null) return null;
+    const decoded = decodeEvent(stored.data);
+    if (!decoded.ok) {
+      throw new AppError(
+        'AM_ERR_INTERNAL',
+        `seq ${stored.seq} on ${subject} is unreadable: ${decoded.reason}`,
+      );
+    }
+    return { seq: stored.seq, event: decoded.event };
+  }
+
+  /** Stops following the connection's status; the connection itself belongs to the caller. */
+  async close(): Promise<void> {
+    this.#watch.stop();
+  }
+
+  #orderedConsumer(filter: string, fromSeq: number): Promise<Consumer> {
+    return this.#resilient(`creating a consumer on ${filter}`, REQUEST_TIMEOUT_MS, () =>
+      this.#js.consumers.get(this.settings.streamName, {
+        filter_subjects: filter,
+        deliver_policy: DeliverPolicy.StartSequence,
+        opt_start_seq: Math.max(1, fromSeq),
+      }),
+    );
+  }
+
+  /**
+   * Runs an idempotent request: waits (within `timeoutMs`) for the connection, and runs it again when a
+   * reconnect overtakes it (ConnectionWatch says why). Rejects with the request's own error, or with
+   * AM_ERR_STORE_UNAVAILABLE when the connection is not back in time.
+   */
+  async #resilient<T>(what: string, timeoutMs: number, run: (remainingMs: number) => Promise<T>): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (!(await this.#watch.waitConnected(deadline - Date.now()))) {
+        throw new AppError(
+          'AM_ERR_STORE_UNAVAILABLE',
+          `${what}: not connected to NATS within ${timeoutMs} ms`,
+          {
+            details: { reason: 'disconnected', timeoutMs },
+          },
+        );
+      }
+      const outcome = await new Promise<{ ok: true; value: T } | { ok: false; error: unknown } | null>(
+        (resolve) => {
+          const cancel = this.#watch.onNextReconnect(() => resolve(null));
+          run(Math.max(1, deadline - Date.now())).then(
+            (value) => {
+              cancel();
+              resolve({ ok: true, value });
+            },
+            (error: unknown) => {
+              cancel();
+              resolve({ ok: false, error });
+            },
+          );
+        },
+      );
+      if (outcome?.ok === true) return outcome.value;
+      if (outcome !== null) throw outcome.error;
+      if (Date.now() >= deadline) {
+        throw new AppError('AM_ERR_STORE_UNAVAILABLE', `${what}: the connection was lost`, {
+          details: { reason: 'reconnected', timeoutMs },
+        });
+      }
+    }
+  }
+
+  async #readToTail(filter: string, opts: ReadOptions): Promise<TrailEntry[]> {
+    const limit = opts.limit ?? Number.POSITIVE_INFINITY;
+    if (limit <= 0) return [];
+    let consumer: Consumer;
+    try {
+      consumer = await this.#orderedConsumer(filter, opts.fromSeq ?? 1);
+    } catch (error) {
+      throw toStoreError(error, `could not read ${filter}`);
+    }
+    const entries: TrailEntry[] = [];
+    try {
+      // The create reply counts what matches right now: that is the tail this read stops at.
+      const available = (await consumer.info(true)).num_pending;
+      const want = Math.min(available, limit);
+      if (want === 0) return entries;
+      // Bounded fetches rather than consume(): a read must end (with an error) when the server is gone.
+      while (entries.length < want) {
+        const batch = await consumer.fetch({
+          max_messages: Math.min(want - entries.length, READ_BATCH),
+          expires: REQUEST_TIMEOUT_MS,
+        });
+        let received = 0;
+        let atTail = false;
+        for await (const m of batch) {
+          entries.push(toTrailEntry(m));
+          received++;
+          atTail = m.info.pending === 0;
+          if (entries.length >= want) break;
+        }
+        if (atTail) break;
+        if (received === 0) {
+          throw new AppError(
+            'AM_ERR_STORE_UNAVAILABLE',
+            `reading ${filter}: no messages within ${REQUEST_TIMEOUT_MS} ms`,
+          );
+        }
+      }
+      return entries;
+    } catch (error) {
+      throw toStoreError(error, `reading ${filter} failed`);
+    } finally {
+      consumer.delete().catch(() => {});
+    }
+  }
+}
+
+function toTrailEntry(m: JsMsg): TrailEntry {
+  const at = m.time.toISOString();
+  const decoded = decodeEvent(m.data);
+  return decoded.ok
+    ? { seq: m.seq, subject: m.subject, at, event: decoded.event }
+    : { seq: m.seq, subject: m.subject, at, error: decoded.reason };
+}
+
+/** JetStream 10071 "wrong last sequence: N" → N; null for any other error. */
+function wrongLastSequence(error: unknown): number | null {
+  if (!(error instanceof JetStreamApiError) || error.code !== JetStreamApiCodes.StreamWrongLastSequence) {
+    return null;
+  }
+  const match = /wrong last sequence: (\d+)/.exec(error.message);
+  return match?.[1] === undefined ? null : Number(match[1]);
+}
+
+// A function, not `signal?.aborted`, so the compiler does not narrow a value that changes under it.
+function isAborted(signal: AbortSignal | undefined): boolean {
+  return signal?.aborted === true;
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}

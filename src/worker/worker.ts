@@ -1,0 +1,281 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { v4 as uuidv4 } from 'uuid';
+import type { ClaimContext, ClaimedTask, ClaimReply, Step, TaskError, Usage } from '../protocol/index.ts';
+import { WorkerApiError, type WorkerTransport } from './worker-transport.ts';
+
+/** What a handler gets for one claimed task. */
+export interface TaskInput {
+  task: ClaimedTask;
+  context: ClaimContext;
+  /** Aborted when the graph is cancelled, the claim is lost, or the worker shuts down past its grace. */
+  signal: AbortSignal;
+  /** Streams one ReAct step to the server as progress. */
+  onStep(step: Step): void;
+}
+
+export type TaskOutcome =
+  | {
+      status: 'completed';
+      output: string;
+      history?: Step[];
+      usage?: Usage;
+      model?: string;
+      promptVersion?: string;
+    }
+  | { status: 'failed'; error: TaskError; history?: Step[] };
+
+/** How tasks are executed: by the LLM agent (`am worker`), or by plain code (`createWorker` as a library). */
+export interface WorkerHandlers {
+  execute(input: TaskInput): Promise<TaskOutcome>;
+}
+
+export interface WorkerOptions {
+  transport: WorkerTransport;
+  /** Tasks run at once. Default 1. */
+  concurrency?: number;
+  /** Offered only tasks without a capability or with one of these. Default none. */
+  capabilities?: string[];
+  /** How long one claim long-polls. Default 20000 ms. */
+  claimWaitMs?: number;
+  /** On stop: how long in-flight tasks may finish before they are released. Default 10000 ms. */
+  shutdownGraceMs?: number;
+  /** Structured events for logs and tests. */
+  onEvent?: (event: WorkerEvent) => void;
+}
+
+export type WorkerEvent =
+  | { type: 'claimed'; task: ClaimedTask; claimToken: string }
+  | { type: 'completed'; task: ClaimedTask; seq: number }
+  | { type: 'failed'; task: ClaimedTask; error: TaskError }
+  | { type: 'released'; task: ClaimedTask; reason: string }
+  | { type: 'cancelled'; task: ClaimedTask }
+  | { type: 'lost'; task: ClaimedTask; reason: string }
+  | { type: 'error'; message: string };
+
+export interface Worker {
+  start(): void;
+  /** Stops claiming, lets in-flight work finish within the grace period, releases the rest. Idempotent. */
+  stop(): Promise<void>;
+  readonly stats: { claimed: number; completed: number; failed: number; released: number };
+}
+
+/**
+ * The worker loop: claim → execute → heartbeat (a third of the lease) → submit, `concurrency` at once.
+ * Outcomes are explicit: done, retryable failure, unrecoverable failure; a cancelled graph stops the work.
+ */
+export function createWorker(handlers: WorkerHandlers, opts: WorkerOptions): Worker {
+  const concurrency = Math.max(1, opts.concurrency ?? 1);
+  const claimWaitMs = opts.claimWaitMs ?? 20_000;
+  const graceMs = opts.shutdownGraceMs ?? 10_000;
+  const emit = opts.onEvent ?? (() => {});
+  const stats = { claimed: 0, completed: 0, failed: 0, released: 0 };
+  const stopClaiming = new AbortController();
+  const shutdown = new AbortController();
+  const slots: Promise<void>[] = [];
+  let started = false;
+  let stopping: Promise<void> | null = null;
+  let wakeIdle: (() => void) | null = null;
+  const unsubscribeHints = opts.transport.onReadyHint?.(() => wakeIdle?.());
+
+  async function slot(): Promise<void> {
+    let failures = 0;
+    while (!stopClaiming.signal.aborted) {
+      const requestId = uuidv4();
+      let claim: ClaimReply | null;
+      try {
+        claim = await opts.transport.claim(
+          {
+            requestId,
+            waitMs: claimWaitMs,
+            ...(opts.capabilities ? { capabilities: opts.capabilities } : {}),
+          },
+          stopClaiming.signal,
+        );
+        failures = 0;
+      } catch (error) {
+        if (stopClaiming.signal.aborted) {
+          await releaseOrphan(requestId);
+          return;
+        }
+        emit({ type: 'error', message: `claim failed: ${(error as Error).message}` });
+        failures += 1;
+        await pause(Math.min(200 * 2 ** failures, 5_000));
+        continue;
+      }
+      if (claim === null) continue;
+      stats.claimed += 1;
+      emit({ type: 'claimed', task: claim.task, claimToken: claim.claimToken });
+      await run(claim);
+    }
+  }
+
+  /** A long-poll aborted by shutdown may have claimed a task server-side: ask again by requestId and give it back. */
+  async function releaseOrphan(requestId: string): Promise<void> {
+    try {
+      const claim = await opts.transport.claim({ requestId, waitMs: 0 });
+      if (claim) await release(claim, 'worker shutting down');
+    } catch {
+      // The lease will expire and the task will be offered again.
+    }
+  }
+
+  async function release(claim: ClaimReply, reason: string): Promise<void> {
+    await opts.transport.release(claim.task.id, {
+      graphId: claim.task.graphId,
+      claimToken: claim.claimToken,
+      reason,
+    });
+    stats.released += 1;
+    emit({ type: 'released', task: claim.task, reason });
+  }
+
+  async function run(claim: ClaimReply): Promise<void> {
+    const { task, claimToken } = claim;
+    const abort = new AbortController();
+    const onShutdown = () => abort.abort(new Error('shutdown'));
+    shutdown.signal.addEventListener('abort', onShutdown, { once: true });
+    let stopReason: 'cancelled' | 'lost' | null = null;
+    const leaseMs = Math.max(3_000, Date.parse(claim.leaseUntil) - Date.now());
+    const beat = setInterval(
+      () => {
+        opts.transport
+          .heartbeat(task.id, { graphId: task.graphId, claimToken })
+          .then((reply) => {
+            if (reply.cancelled && stopReason === null) {
+              stopReason = 'cancelled';
+              abort.abort(new Error('graph cancelled'));
+            }
+          })
+          .catch((error: unknown) => {
+            if (
+              error instanceof WorkerApiError &&
+              (error.status === 409 || error.status === 403) &&
+              stopReason === null
+            ) {
+              stopReason = 'lost';
+              abort.abort(new Error(`claim lost: ${error.code}`));
+            }
+          });
+      },
+      Math.max(1_000, Math.floor(leaseMs / 3)),
+    );
+    let stepIndex = 0;
+    let progressChain: Promise<unknown> = Promise.resolve();
+    const onStep = (step: Step) => {
+      const index = stepIndex++;
+      // In order, and never blocking the task: progress is best effort.
+      progressChain = progressChain
+        .then(() => opts.transport.progress(task.id, { graphId: task.graphId, claimToken, step, index }))
+        .catch(() => {});
+    };
+    let outcome: TaskOutcome;
+    try {
+      outcome = await handlers.execute({ task, context: claim.context, signal: abort.signal, onStep });
+    } catch (error) {
+      outcome = {
+        status: 'failed',
+        error: { message: (error as Error).message ?? String(error), retryable: true },
+      };
+    } finally {
+      clearInterval(beat);
+      shutdown.signal.removeEventListener('abort', onShutdown);
+    }
+    await progressChain;
+    try {
+      if (stopReason === 'cancelled') {
+        emit({ type: 'cancelled', task });
+        return;
+      }
+      if (stopReason === 'lost') {
+        emit({ type: 'lost', task, reason: 'the claim is no longer ours' });
+        return;
+      }
+      if (shutdown.signal.aborted && abort.signal.aborted) {
+        await release(claim, 'worker shutting down');
+        return;
+      }
+      const seq = await opts.transport.submitResult(
+        outcome.status === 'completed'
+          ? {
+              graphId: task.graphId,
+              taskId: task.id,
+              claimToken,
+              status: 'completed',
+              output: outcome.output,
+              history: outcome.history ?? [],
+              ...(outcome.usage ? { usage: outcome.usage } : {}),
+              ...(outcome.model ? { model: outcome.model } : {}),
+              ...(outcome.promptVersion ? { promptVersion: outcome.promptVersion } : {}),
+            }
+          : {
+              graphId: task.graphId,
+              taskId: task.id,
+              claimToken,
+              status: 'failed',
+              history: outcome.history ?? [],
+              error: outcome.error,
+            },
+      );
+      if (outcome.status === 'completed') {
+        stats.completed += 1;
+        emit({ type: 'completed', task, seq: seq.seq });
+      } else {
+        stats.failed += 1;
+        emit({ type: 'failed', task, error: outcome.error });
+      }
+    } catch (error) {
+      const code = error instanceof WorkerApiError ? error.code : '';
+      if (
+        code === 'AM_ERR_STALE_CLAIM' ||
+        code === 'AM_ERR_GRAPH_CANCELLED' ||
+        code === 'AM_ERR_CLAIM_FOREIGN'
+      ) {
+        emit({ type: 'lost', task, reason: code });
+      } else {
+        emit({ type: 'error', message: `submitting ${task.id} failed: ${(error as Error).message}` });
+      }
+    }
+  }
+
+  function pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      wakeIdle = done;
+      stopClaiming.signal.addEventListener('abort', done, { once: true });
+      function done() {
+        clearTimeout(timer);
+        wakeIdle = null;
+        resolve();
+      }
+    });
+  }
+
+  return {
+    stats,
+    start() {
+      if (started) return;
+      started = true;
+      for (let i = 0; i < concurrency; i++) slots.push(slot());
+    },
+    stop() {
+      if (stopping) return stopping;
+      stopping = (async () => {
+        stopClaiming.abort();
+        unsubscribeHints?.();
+        const all = Promise.allSettled(slots);
+        const graceTimer = new AbortController();
+        const graceOver = sleep(graceMs, 'grace' as const, { signal: graceTimer.signal }).catch(
+          () => 'done' as const,
+        );
+        const first = await Promise.race([all.then(() => 'done' as const), graceOver]);
+        graceTimer.abort();
+        if (first === 'grace') {
+          shutdown.abort();
+          await all;
+        }
+        await opts.transport.close();
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest';
+import { am } from './support/processes.ts';
+
+describe('am demo', () => {
+  it('exits 0 with no network, prints the final answer and a trail with the whole loop in order', async () => {
+    // No endpoint and no NATS_URL: the offline model and an embedded nats-server in a temporary home.
+    const demo = am(['demo'], {
+      NATS_URL: undefined,
+      OPENAI_BASE_URL: undefined,
+      OPENAI_API_KEY: undefined,
+      AM_LLM_PROVIDER: undefined,
+    });
+    expect(await demo.exited).toBe(0);
+    const out = demo.output();
+    expect(out).toMatch(/Final answer:\n.+/);
+    const types = [...out.matchAll(/^\s+#\s*\d+ (\w+)/gm)].map((m) => m[1]);
+    const order = ['GraphCompleted', 'AuditFailed', 'GraphCompleted', 'AuditPassed', 'GraphSucceeded'];
+    let from = 0;
+    for (const type of order) {
+      const found = types.indexOf(type, from);
+      expect(found, `${type} after position ${from} in ${types.join(',')}`).toBeGreaterThanOrEqual(from);
+      from = found + 1;
+    }
+    expect(types[0]).toBe('GraphSubmitted');
+    expect(types.at(-1)).toBe('GraphSucceeded');
+  });
+});

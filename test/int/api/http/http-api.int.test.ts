@@ -1,0 +1,506 @@
+import { join } from 'node:path';
+import type { NatsConnection } from '@nats-io/nats-core';
+import type { FastifyInstance } from 'fastify';
+import { v7 as uuidv7 } from 'uuid';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type AppNode, startAppNode } from '../../../../src/api/app-node.ts';
+import { buildApp } from '../../../../src/api/http/app.ts';
+import { decideExpireLease, handleCommand } from '../../../../src/commands/index.ts';
+import type { ClaimReply, TaskGraph } from '../../../../src/protocol/index.ts';
+import { connectNats } from '../../../../src/store/connect.ts';
+import { makeTempDir, startTestNats, type TestNats } from '../../../kit/index.ts';
+
+const ADMIN = 'http-test-admin-token-0123456789';
+
+describe('HTTP API over a real nats-server and a real port', () => {
+  let nats: TestNats;
+  let nc: NatsConnection;
+  let node: AppNode;
+  let app: FastifyInstance;
+  let url: string;
+  let worker: string;
+  let revoked: string;
+
+  const call = async (method: string, path: string, token: string | null, body?: unknown) => {
+    const response = await fetch(`${url}${path}`, {
+      method,
+      headers: {
+        ...(token === null ? {} : { authorization: `Bearer ${token}` }),
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+    });
+    const text = await response.text();
+    const type = response.headers.get('content-type') ?? '';
+    return {
+      status: response.status,
+      type,
+      body: (text && type.includes('json') ? JSON.parse(text) : { text }) as Record<string, unknown> & {
+        code?: string;
+      },
+    };
+  };
+  const submit = async (body: unknown) => {
+    const reply = await call('POST', '/v1/tasks', ADMIN, body);
+    expect(reply.status).toBe(202);
+    return reply.body as { graphId: string; seq: number };
+  };
+  const claim = async (token: string, waitMs = 2_000, requestId = uuidv7()) => {
+    const reply = await call('POST', '/v1/tasks/claim', token, { requestId, waitMs });
+    return reply.status === 204 ? null : (reply.body as unknown as ClaimReply);
+  };
+  const complete = (token: string, c: ClaimReply, output = 'done') =>
+    call('POST', '/v1/results', token, {
+      graphId: c.task.graphId,
+      taskId: c.task.id,
+      claimToken: c.claimToken,
+      status: 'completed',
+      output,
+      history: [{ thought: 'ok', action: { type: 'final', answer: output } }],
+    });
+  const register = async (agentId: string) => {
+    const reply = await call('POST', '/v1/agents', ADMIN, { agentId, role: 'worker' });
+    expect(reply.status).toBe(201);
+    return String(reply.body.token);
+  };
+
+  beforeAll(async () => {
+    nats = await startTestNats();
+    nc = await connectNats({ servers: nats.url });
+    node = await startAppNode({
+      nc,
+      store: nats.settings,
+      dbPath: join(makeTempDir('am-http'), 'read-model.sqlite'),
+      adminToken: ADMIN,
+    });
+    app = await buildApp({ ctx: node.ctx, bodyLimitBytes: 64 * 1024 });
+    url = await app.listen({ port: 0, host: '127.0.0.1' });
+    worker = await register('w-main');
+    revoked = await register('w-revoked');
+    expect((await call('POST', '/v1/agents/w-revoked/revoke', ADMIN)).status).toBe(202);
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await node?.close();
+    await nc?.drain();
+    await nats?.cleanup();
+  });
+
+  describe('seed checkpoint: a submitted graph', () => {
+    it('is persisted and its roots are READY in the read model', async () => {
+      const { graphId, seq } = await submit({
+        goal: 'roots',
+        tasks: [
+          { id: 'r1', title: 'Root 1', instructions: 'x' },
+          { id: 'r2', title: 'Root 2', instructions: 'y' },
+          { id: 'c', title: 'Child', instructions: 'z', dependsOn: ['r1', 'r2'] },
+        ],
+      });
+      const graph = (await call('GET', `/v1/graphs/${graphId}?minSeq=${seq}`, ADMIN))
+        .body as unknown as TaskGraph;
+      const statuses = Object.fromEntries(graph.tasks.map((t) => [t.id, t.status]));
+      expect(statuses).toEqual({ r1: 'READY', r2: 'READY', c: 'PENDING', _synthesis: 'PENDING' });
+      expect(node.ctx.readModel.tasks.row(graphId, 'r1')?.status).toBe('READY');
+      // Leave nothing READY behind for the tests that follow.
+      expect((await call('POST', `/v1/graphs/${graphId}/cancel`, ADMIN, {})).status).toBe(202);
+    });
+  });
+
+  describe('seed checkpoint: a diamond A→B, A→C, B+C→D', () => {
+    it('makes D READY only after both B and C complete', async () => {
+      const { graphId } = await submit({
+        goal: 'diamond',
+        options: { priority: 50 },
+        tasks: [
+          { id: 'A', title: 'A', instructions: 'a' },
+          { id: 'B', title: 'B', instructions: 'b', dependsOn: ['A'] },
+          { id: 'C', title: 'C', instructions: 'c', dependsOn: ['A'] },
+          { id: 'D', title: 'D', instructions: 'd', dependsOn: ['B', 'C'] },
+        ],
+      });
+      const status = (id: string) => node.ctx.readModel.tasks.row(graphId, id)?.status;
+      const a = await claim(worker);
+      expect(a?.task.id).toBe('A');
+      const aDone = await complete(worker, a!);
+      await node.ctx.projector.waitFor(Number((aDone.body as { seq: number }).seq), 5_000);
+      expect([status('B'), status('C'), status('D')]).toEqual(['READY', 'READY', 'PENDING']);
+      const b = await claim(worker);
+      const c = await claim(worker);
+      expect([b?.task.id, c?.task.id].sort()).toEqual(['B', 'C']);
+      const bDone = await complete(worker, b!);
+      await node.ctx.projector.waitFor(Number((bDone.body as { seq: number }).seq), 5_000);
+      expect(status('D')).toBe('PENDING');
+      const cDone = await complete(worker, c!);
+      await node.ctx.projector.waitFor(Number((cDone.body as { seq: number }).seq), 5_000);
+      expect(status('D')).toBe('READY');
+      const d = await claim(worker);
+      expect(d?.task.id).toBe('D');
+      expect(d?.context.dependencies.map((x) => x.taskId).sort()).toEqual(['B', 'C']);
+      expect((await complete(worker, d!)).status).toBe(202);
+    });
+  });
+
+  describe('long-poll', () => {
+    it('returns a waiting claim within 50 ms of a task becoming READY', async () => {
+      const measured: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const waiting = (async () => {
+          const reply = await claim(worker, 10_000);
+          return { reply, at: performance.now() };
+        })();
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        const before = performance.now();
+        await submit({ goal: `long-poll ${i}`, tasks: [{ id: 'lp', title: 'LP', instructions: 'x' }] });
+        const submittedAt = performance.now();
+        const { reply, at } = await waiting;
+        expect(reply?.task.id).toBe('lp');
+        measured.push(at - submittedAt);
+        expect(at - before).toBeLessThan(1_000);
+        await complete(worker, reply!);
+      }
+      const sorted = [...measured].sort((a, b) => a - b);
+      console.log(
+        JSON.stringify({
+          longPollWakeMs: {
+            median: sorted[2],
+            max: sorted[4],
+            all: measured.map((m) => Math.round(m * 10) / 10),
+          },
+        }),
+      );
+      for (const ms of measured) expect(ms).toBeLessThan(50);
+    });
+
+    it('answers 204 after about waitMs when nothing comes', async () => {
+      const started = performance.now();
+      const reply = await call('POST', '/v1/tasks/claim', worker, { requestId: uuidv7(), waitMs: 300 });
+      expect(reply.status).toBe(204);
+      expect(performance.now() - started).toBeGreaterThanOrEqual(280);
+    });
+  });
+
+  describe('idempotency', () => {
+    it('gives a retried claim (same requestId) the same claim, and a repeated result the same 202', async () => {
+      const { graphId } = await submit({
+        goal: 'idem',
+        options: { priority: 60 },
+        tasks: [{ id: 'i', title: 'I', instructions: 'x' }],
+      });
+      const requestId = uuidv7();
+      const first = await claim(worker, 2_000, requestId);
+      const again = await claim(worker, 2_000, requestId);
+      expect(again?.claimToken).toBe(first?.claimToken);
+      const r1 = await complete(worker, first!);
+      const r2 = await complete(worker, first!);
+      expect(r1.status).toBe(202);
+      expect(r2).toEqual(r1);
+      const trail = (await call('GET', `/v1/graphs/${graphId}/events`, ADMIN)).body as {
+        events: { type: string }[];
+      };
+      expect(trail.events.filter((e) => e.type === 'TaskClaimed')).toHaveLength(1);
+      expect(trail.events.filter((e) => e.type === 'TaskCompleted')).toHaveLength(1);
+    });
+  });
+
+  describe('a result sent before this server has projected the claim', () => {
+    it('waits for the claim to be applied instead of calling it stale', async () => {
+      const { graphId } = await submit({
+        goal: 'fast worker',
+        options: { priority: 90 },
+        tasks: [{ id: 'quick', title: 'Q', instructions: 'x' }],
+      });
+      await node.ctx.projector.waitFor(await node.ctx.store.lastSeq(), 5_000);
+      await node.ctx.projector.stop();
+      let restarted = false;
+      try {
+        const claimed = await claim(worker, 0);
+        expect(claimed?.task).toMatchObject({ graphId, id: 'quick' });
+        expect(node.ctx.projector.appliedSeq).toBeLessThan(Number(claimed!.claimToken));
+        const result = complete(worker, claimed!);
+        setTimeout(() => {
+          restarted = true;
+          node.ctx.projector.start();
+        }, 300);
+        const reply = await result;
+        expect(reply.status).toBe(202);
+      } finally {
+        if (!restarted) node.ctx.projector.start();
+      }
+    });
+  });
+
+  describe('a retry of a request still long-polling', () => {
+    it('ends the pending long-poll, which then claims nothing, and answers for both', async () => {
+      const drainer = await register('w-drain');
+      while (await claim(drainer, 0)) {
+        // Leftover READY tasks of earlier tests would be claimed by the long-poll below.
+      }
+      const requestId = uuidv7();
+      const started = Date.now();
+      const pendingPoll = claim(worker, 10_000, requestId);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(await claim(worker, 0, requestId)).toBeNull();
+      expect(await pendingPoll).toBeNull();
+      expect(Date.now() - started).toBeLessThan(5_000);
+      const { graphId } = await submit({
+        goal: 'superseded',
+        tasks: [{ id: 'late', title: 'Late', instructions: 'x' }],
+      });
+      await node.ctx.projector.waitFor(await node.ctx.store.lastSeq(), 5_000);
+      const graph = (await call('GET', `/v1/graphs/${graphId}`, ADMIN)).body as {
+        tasks: { id: string; status: string }[];
+      };
+      expect(graph.tasks.find((t) => t.id === 'late')?.status).toBe('READY');
+      const taken = await claim(drainer, 0);
+      expect(taken?.task.id).toBe('late');
+    });
+  });
+
+  describe('a stale claim token (lease expired, task re-claimed)', () => {
+    it('can neither heartbeat nor submit; the new holder can', async () => {
+      const other = await register('w-other');
+      const { graphId } = await submit({
+        goal: 'stale',
+        options: { leaseMs: 1_000, priority: 70 },
+        tasks: [{ id: 's', title: 'S', instructions: 'x' }],
+      });
+      const old = await claim(worker);
+      expect(old?.task.id).toBe('s');
+      await new Promise((resolve) => setTimeout(resolve, 1_100));
+      await handleCommand(node.ctx.ports, {
+        actor: 'system:manager',
+        load: () => node.ctx.projector.graphState(graphId),
+        decide: (state, metadata) =>
+          decideExpireLease(
+            {
+              type: 'ExpireLease',
+              data: { graphId, taskId: 's', claimToken: old!.claimToken, reason: 'lease_expired' },
+              metadata,
+            },
+            state,
+          ),
+      });
+      const fresh = await claim(other, 5_000);
+      expect(fresh?.task.id).toBe('s');
+      expect(fresh?.claimToken).not.toBe(old?.claimToken);
+      const beat = (token: string, c: ClaimReply) =>
+        call('POST', `/v1/tasks/s/heartbeat`, token, { graphId, claimToken: c.claimToken });
+      expect((await beat(worker, old!)).body.code).toBe('AM_ERR_STALE_CLAIM');
+      expect((await complete(worker, old!)).status).toBe(409);
+      expect((await complete(worker, old!)).body.code).toBe('AM_ERR_STALE_CLAIM');
+      // The current token from another agent is forbidden, not stale.
+      expect((await beat(worker, fresh!)).status).toBe(403);
+      expect((await beat(worker, fresh!)).body.code).toBe('AM_ERR_CLAIM_FOREIGN');
+      expect((await beat(other, fresh!)).status).toBe(200);
+      expect((await complete(other, fresh!)).status).toBe(202);
+    });
+  });
+
+  describe('auth matrix: every route × {no token, bad token, revoked, worker, admin}', () => {
+    const graphRoutes = (g: string): Array<[string, string, unknown, 'worker' | 'admin' | 'any']> => [
+      ['POST', '/v1/tasks', { goal: 'auth' }, 'admin'],
+      ['POST', '/v1/tasks/claim', { requestId: uuidv7(), waitMs: 0 }, 'worker'],
+      ['POST', '/v1/tasks/t/heartbeat', { graphId: g, claimToken: '999999' }, 'worker'],
+      [
+        'POST',
+        '/v1/tasks/t/progress',
+        { graphId: g, claimToken: '999999', step: { thought: 't', action: { type: 'final', answer: 'a' } } },
+        'worker',
+      ],
+      ['POST', '/v1/tasks/t/release', { graphId: g, claimToken: '999999' }, 'worker'],
+      [
+        'POST',
+        '/v1/results',
+        { graphId: g, taskId: 't', claimToken: '999999', status: 'completed', output: 'x', history: [] },
+        'worker',
+      ],
+      ['GET', '/v1/graphs', undefined, 'worker'],
+      ['GET', `/v1/graphs/${g}`, undefined, 'worker'],
+      ['GET', `/v1/graphs/${g}/events`, undefined, 'worker'],
+      ['POST', `/v1/graphs/${g}/cancel`, {}, 'admin'],
+      ['POST', `/v1/graphs/${g}/retry`, undefined, 'admin'],
+      ['POST', '/v1/agents', { agentId: `auth-${uuidv7().slice(-8)}`, role: 'worker' }, 'admin'],
+      ['GET', '/v1/agents', undefined, 'admin'],
+      ['POST', '/v1/agents/nobody/revoke', undefined, 'admin'],
+      ['GET', '/readyz', undefined, 'any'],
+      ['GET', '/metrics', undefined, 'any'],
+      ['GET', '/docs/json', undefined, 'any'],
+    ];
+
+    it('answers 401 without or with a bad or revoked token, 403 for a worker on admin routes, and lets the right role through', async () => {
+      const { graphId, seq } = await submit({
+        goal: 'auth target',
+        tasks: [{ id: 't', title: 'T', instructions: 'x' }],
+      });
+      await node.ctx.projector.waitFor(seq, 5_000);
+      const failures: string[] = [];
+      for (const [method, path, body, role] of graphRoutes(graphId)) {
+        const expect401 = async (token: string | null, code: string) => {
+          const reply = await call(method, path, token, body);
+          if (
+            reply.status !== 401 ||
+            reply.body?.code !== code ||
+            !reply.type.includes('application/problem+json')
+          ) {
+            failures.push(`${method} ${path} with ${code}: ${reply.status} ${reply.body?.code}`);
+          }
+        };
+        await expect401(null, 'AM_ERR_AUTH_MISSING');
+        await expect401('not-a-real-token', 'AM_ERR_AUTH_INVALID');
+        await expect401(revoked, 'AM_ERR_AUTH_REVOKED');
+        const asWorker = await call(method, path, worker, body);
+        if (
+          role === 'admin' &&
+          (asWorker.status !== 403 || asWorker.body?.code !== 'AM_ERR_AUTH_FORBIDDEN')
+        ) {
+          failures.push(`${method} ${path} as worker: ${asWorker.status}`);
+        }
+        if (role !== 'admin' && (asWorker.status === 401 || asWorker.status === 403)) {
+          failures.push(`${method} ${path} as worker refused: ${asWorker.status}`);
+        }
+        const asAdmin = await call(method, path, ADMIN, body);
+        if (asAdmin.status === 401 || asAdmin.status === 403)
+          failures.push(`${method} ${path} as admin: ${asAdmin.status}`);
+      }
+      expect(failures).toEqual([]);
+      expect((await call('GET', '/healthz', null)).status).toBe(200);
+    });
+  });
+
+  describe('bad input', () => {
+    const cases: Array<[string, string, string, unknown, number, string]> = [
+      ['wrong types', 'POST', '/v1/tasks', { goal: 42 }, 400, 'AM_ERR_VALIDATION'],
+      ['a missing field', 'POST', '/v1/tasks', { tasks: [] }, 400, 'AM_ERR_VALIDATION'],
+      ['an unknown field', 'POST', '/v1/tasks', { goal: 'x', bogus: true }, 400, 'AM_ERR_VALIDATION'],
+      [
+        'a cyclic graph',
+        'POST',
+        '/v1/tasks',
+        {
+          goal: 'x',
+          tasks: [
+            { id: 'a', title: 'a', instructions: '', dependsOn: ['b'] },
+            { id: 'b', title: 'b', instructions: '', dependsOn: ['a'] },
+          ],
+        },
+        400,
+        'AM_ERR_GRAPH_CYCLIC',
+      ],
+      [
+        'an unknown dependency',
+        'POST',
+        '/v1/tasks',
+        { goal: 'x', tasks: [{ id: 'a', title: 'a', instructions: '', dependsOn: ['zz'] }] },
+        400,
+        'AM_ERR_GRAPH_INVALID',
+      ],
+      [
+        'a malformed task id',
+        'POST',
+        '/v1/tasks',
+        { goal: 'x', tasks: [{ id: 'bad id!', title: 'a', instructions: '' }] },
+        400,
+        'AM_ERR_VALIDATION',
+      ],
+      [
+        'a reserved task id',
+        'POST',
+        '/v1/tasks',
+        { goal: 'x', tasks: [{ id: '_synthesis', title: 'a', instructions: '' }] },
+        400,
+        'AM_ERR_VALIDATION',
+      ],
+      ['malformed JSON', 'POST', '/v1/tasks', '{"goal":', 400, 'AM_ERR_VALIDATION'],
+      ['a huge body', 'POST', '/v1/tasks', { goal: 'x'.repeat(100 * 1024) }, 413, 'AM_ERR_PAYLOAD_TOO_LARGE'],
+      ['a malformed graph id', 'GET', '/v1/graphs/not-a-uuid', undefined, 400, 'AM_ERR_VALIDATION'],
+      [
+        'an unknown graph',
+        'GET',
+        '/v1/graphs/00000000-0000-4000-8000-000000000000',
+        undefined,
+        404,
+        'AM_ERR_GRAPH_NOT_FOUND',
+      ],
+      [
+        'an unknown graph to cancel',
+        'POST',
+        '/v1/graphs/00000000-0000-4000-8000-000000000000/cancel',
+        {},
+        404,
+        'AM_ERR_GRAPH_NOT_FOUND',
+      ],
+      [
+        'a result for an unknown task',
+        'POST',
+        '/v1/results',
+        {
+          graphId: '00000000-0000-4000-8000-000000000000',
+          taskId: 'x',
+          claimToken: '1',
+          status: 'completed',
+          output: 'o',
+          history: [],
+        },
+        404,
+        'AM_ERR_GRAPH_NOT_FOUND',
+      ],
+      [
+        'a completed result without output',
+        'POST',
+        '/v1/results',
+        {
+          graphId: '00000000-0000-4000-8000-000000000000',
+          taskId: 'x',
+          claimToken: '1',
+          status: 'completed',
+          history: [],
+        },
+        400,
+        'AM_ERR_VALIDATION',
+      ],
+      [
+        'a bad claim token',
+        'POST',
+        '/v1/tasks/x/heartbeat',
+        { graphId: '00000000-0000-4000-8000-000000000000', claimToken: 'abc' },
+        400,
+        'AM_ERR_VALIDATION',
+      ],
+      [
+        'waitMs over 30 s',
+        'POST',
+        '/v1/tasks/claim',
+        { requestId: 'r', waitMs: 60_000 },
+        400,
+        'AM_ERR_VALIDATION',
+      ],
+      ['an unknown route', 'GET', '/v1/nope', undefined, 404, 'AM_ERR_ROUTE_NOT_FOUND'],
+    ];
+
+    it.each(cases)(
+      '%s gets a 4xx problem+json with its code and appends nothing',
+      async (_name, method, path, body, status, code) => {
+        const token =
+          path.startsWith('/v1/results') || path.includes('/heartbeat') || path.endsWith('/claim')
+            ? worker
+            : ADMIN;
+        const before = await node.ctx.store.lastSeq();
+        const reply = await call(method, path, token, body);
+        expect(reply.status).toBe(status);
+        expect(reply.type).toContain('application/problem+json');
+        expect(reply.body.code).toBe(code);
+        expect(await node.ctx.store.lastSeq()).toBe(before);
+      },
+    );
+
+    it('names the field that failed validation', async () => {
+      const reply = await call('POST', '/v1/tasks', ADMIN, {
+        goal: 'x',
+        tasks: [{ id: 'ok', title: 7, instructions: '' }],
+      });
+      expect(reply.body.field).toBe('tasks.0.title');
+      expect(String(reply.body.detail)).toMatch(/^tasks\.0\.title: /);
+    });
+  });
+});

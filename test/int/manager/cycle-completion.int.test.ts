@@ -1,0 +1,86 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AppContext } from '../../../src/api/app-context.ts';
+import {
+  caughtUp,
+  eventsOf,
+  graph,
+  type ManagerCluster,
+  passed,
+  runCycle,
+  runTask,
+  startManagerCluster,
+  stubAgents,
+  submitGraph,
+  waitForStatus,
+} from './manager-fixtures.ts';
+
+const TASKS = [
+  { id: 'a', title: 'A', instructions: 'first' },
+  { id: 'b', title: 'B', instructions: 'second', dependsOn: ['a'] },
+  { id: 'c', title: 'C', instructions: 'third', dependsOn: ['a'] },
+];
+
+describe('Cycle completion and synthesis with two managers on one stream', () => {
+  let cluster: ManagerCluster;
+  let one: AppContext;
+  let two: AppContext;
+
+  beforeAll(async () => {
+    cluster = await startManagerCluster('cycle');
+    one = await cluster.addNode();
+    two = await cluster.addNode();
+    const agents = stubAgents({ audit: async () => passed() });
+    cluster.startManager(one, { agents, intervalMs: 100, graceMs: 0 });
+    cluster.startManager(two, { agents, intervalMs: 100, graceMs: 0 });
+  });
+
+  afterAll(async () => {
+    await cluster?.cleanup();
+  });
+
+  describe('when the last work task of a cycle completes', () => {
+    it('appends GraphCompleted exactly once and moves the graph to its audit', async () => {
+      const graphId = await submitExplicit();
+      await runCycle(one, graphId);
+      await waitForStatus(one, graphId, 'SYNTHESIZING');
+      await waitForStatus(two, graphId, 'SYNTHESIZING');
+      // Give both managers' level sweeps time to try again.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const completed = await eventsOf(one, graphId, 'GraphCompleted');
+      expect(completed.map((e) => e.data.cycle)).toEqual([1]);
+      expect(await eventsOf(one, graphId, 'AuditPassed')).toHaveLength(1);
+    });
+  });
+
+  describe('when many graphs complete at once', () => {
+    it('completes each cycle exactly once', async () => {
+      const graphIds = await Promise.all(Array.from({ length: 5 }, () => submitExplicit()));
+      await caughtUp(one, two);
+      await Promise.all(graphIds.map((graphId, i) => runCycle(i % 2 === 0 ? one : two, graphId)));
+      for (const graphId of graphIds) await waitForStatus(one, graphId, 'SYNTHESIZING');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      for (const graphId of graphIds) {
+        expect(await eventsOf(one, graphId, 'GraphCompleted')).toHaveLength(1);
+      }
+    });
+  });
+
+  describe('when the synthesis task completes', () => {
+    it('succeeds the graph with the synthesis output, once', async () => {
+      const graphId = await submitExplicit();
+      await caughtUp(one, two);
+      await runCycle(two, graphId);
+      await waitForStatus(one, graphId, 'SYNTHESIZING');
+      await runTask(one, graphId, '_synthesis', 'the final answer');
+      const done = await waitForStatus(two, graphId, 'SUCCEEDED');
+      expect(done.output).toBe('the final answer');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(await eventsOf(one, graphId, 'GraphSucceeded')).toHaveLength(1);
+      expect(graph(one, graphId).status).toBe('SUCCEEDED');
+    });
+  });
+
+  async function submitExplicit(): Promise<string> {
+    return submitGraph(one, { goal: 'three steps', tasks: TASKS });
+  }
+});

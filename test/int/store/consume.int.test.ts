@@ -1,0 +1,142 @@
+import { randomUUID } from 'node:crypto';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeEvent } from '../../../src/events/index.ts';
+import { EventStore, type RawStoredMessage } from '../../../src/store/event-store.ts';
+import { startTestNats, type TestNats, testNatsIsExternal, waitUntil } from '../../kit/index.ts';
+import { graphEvent, reasonOf } from './store-fixtures.ts';
+
+/** Runs store.consume in the background, collecting what it delivers until stop(). */
+function collect(store: EventStore, fromSeq: number, filter?: string) {
+  const abort = new AbortController();
+  const received: RawStoredMessage[] = [];
+  const done = (async () => {
+    for await (const m of store.consume(fromSeq, { signal: abort.signal, ...(filter ? { filter } : {}) })) {
+      received.push(m);
+    }
+  })();
+  return {
+    received,
+    seqs: () => received.map((m) => m.seq),
+    stop: async () => {
+      abort.abort();
+      await done;
+    },
+  };
+}
+
+describe('EventStore.consume', () => {
+  let nats: TestNats;
+  let nc: NatsConnection;
+  let store: EventStore;
+
+  beforeAll(async () => {
+    nats = await startTestNats();
+    nc = await nats.connect();
+    store = await EventStore.open(nc, nats.settings);
+  });
+  afterAll(async () => {
+    await nats?.cleanup();
+  });
+
+  async function appendMany(graphId: string, count: number, from = 0): Promise<number[]> {
+    const acks = await Promise.all(
+      Array.from({ length: count }, (_, i) =>
+        store.append({
+          subject: store.subjects.graph(graphId),
+          event: graphEvent(graphId, from + i),
+          expectedLastSubjectSeq: null,
+          msgId: randomUUID(),
+        }),
+      ),
+    );
+    return acks.map((a) => a.seq).sort((a, b) => a - b);
+  }
+
+  it('delivers raw messages from the given sequence, keeps delivering live appends, and ends on abort', async () => {
+    const graphId = randomUUID();
+    const earlier = await appendMany(graphId, 5);
+    const from = earlier[2] ?? 0;
+    const feed = collect(store, from);
+    try {
+      await waitUntil(() => feed.received.length === 3, { message: 'the stored tail' });
+      expect(feed.seqs()).toEqual(earlier.slice(2));
+      expect(feed.received.at(-1)?.pending).toBe(0);
+
+      const later = await appendMany(graphId, 4, 10);
+      await waitUntil(() => feed.received.length === 7, { message: 'the live appends' });
+      expect(feed.seqs()).toEqual([...earlier.slice(2), ...later]);
+      expect(feed.received.at(-1)?.pending).toBe(0);
+
+      const last = feed.received.at(-1);
+      const decoded = last ? decodeEvent(last.data) : null;
+      expect(decoded?.ok && reasonOf(decoded.event)).toBe('r13');
+      expect(last?.subject).toBe(store.subjects.graph(graphId));
+    } finally {
+      await feed.stop();
+    }
+  });
+
+  it('counts down `pending` during a replay and reaches 0 at the tail', async () => {
+    const start = (await store.lastSeq()) + 1;
+    await appendMany(randomUUID(), 50);
+    const feed = collect(store, start);
+    try {
+      await waitUntil(() => feed.received.length === 50, { message: '50 messages' });
+      expect(feed.received[0]?.pending).toBe(49);
+      expect(feed.received.map((m) => m.pending)).toEqual(Array.from({ length: 50 }, (_, i) => 49 - i));
+    } finally {
+      await feed.stop();
+    }
+  });
+
+  it('starts from the beginning when fromSeq <= 1 and honours a filter', async () => {
+    const graphId = randomUUID();
+    const seqs = await appendMany(graphId, 3);
+    const all = collect(store, 0);
+    const one = collect(store, -5, store.subjects.graphTrail(graphId));
+    try {
+      await waitUntil(async () => all.received.length === (await store.lastSeq()), { message: 'the stream' });
+      expect(all.received[0]?.seq).toBe(1);
+      await waitUntil(() => one.received.length === 3, { message: "the graph's messages" });
+      expect(one.seqs()).toEqual(seqs);
+    } finally {
+      await Promise.all([all.stop(), one.stop()]);
+    }
+  });
+
+  it('returns at once when the signal is already aborted', async () => {
+    const abort = new AbortController();
+    abort.abort();
+    const got: RawStoredMessage[] = [];
+    for await (const m of store.consume(1, { signal: abort.signal })) got.push(m);
+    expect(got).toEqual([]);
+  });
+
+  describe('when the nats-server restarts', () => {
+    it.skipIf(testNatsIsExternal())(
+      'resumes after the last delivered sequence: later appends still arrive',
+      async () => {
+        const graphId = randomUUID();
+        const before = await appendMany(graphId, 3);
+        const feed = collect(store, before[0] ?? 1, store.subjects.graphTrail(graphId));
+        try {
+          await waitUntil(() => feed.received.length === 3, { message: 'the appends before the restart' });
+
+          await nats.kill();
+          await nats.restart();
+          // Publishes wait in the client's buffer until it has reconnected.
+          const after = await appendMany(graphId, 3, 10);
+
+          await waitUntil(() => feed.received.length === 6, {
+            timeoutMs: 20_000,
+            message: 'the appends after the restart',
+          });
+          expect(feed.seqs()).toEqual([...before, ...after]);
+        } finally {
+          await feed.stop();
+        }
+      },
+    );
+  });
+});

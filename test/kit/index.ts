@@ -1,0 +1,4 @@
+export * from './free-port.ts';
+export * from './nats.ts';
+export * from './temp-dir.ts';
+export * from './wait-until.ts';

@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import { type ReadyEntry, ReadyIndex } from '../../../src/projections/ready-index.ts';
+
+const entry = (taskId: string, over: Partial<ReadyEntry> = {}): ReadyEntry => ({
+  graphId: 'g',
+  taskId,
+  priority: 0,
+  readySeq: 1,
+  availableAt: 0,
+  capability: null,
+  ...over,
+});
+const anyWorker = { capabilities: new Set<string>(), now: 1000 };
+
+describe('ReadyIndex', () => {
+  describe('when tasks of several priorities are READY', () => {
+    it('offers higher priority first, then READY order', () => {
+      const index = new ReadyIndex();
+      index.upsert(entry('low', { priority: -1 }));
+      index.upsert(entry('first'));
+      index.upsert(entry('second'));
+      index.upsert(entry('urgent', { priority: 5 }));
+      const order = [1, 2, 3, 4].map(() => index.reserve(anyWorker)?.taskId);
+      expect(order).toEqual(['urgent', 'first', 'second', 'low']);
+      expect(index.reserve(anyWorker)).toBeNull();
+    });
+  });
+
+  describe('when a candidate is reserved by a local claimer', () => {
+    it('does not offer it again until it is unreserved', () => {
+      const index = new ReadyIndex();
+      index.upsert(entry('a'));
+      const taken = index.reserve(anyWorker);
+      expect(taken?.taskId).toBe('a');
+      expect(index.reserve(anyWorker)).toBeNull();
+      index.unreserve(taken!);
+      expect(index.reserve(anyWorker)?.taskId).toBe('a');
+    });
+  });
+
+  describe('when a task is backing off or needs a capability', () => {
+    it('offers it only after availableAt and only to workers listing the capability', () => {
+      const index = new ReadyIndex();
+      index.upsert(entry('later', { availableAt: 5000 }));
+      index.upsert(entry('gpu', { capability: 'gpu' }));
+      expect(index.reserve(anyWorker)).toBeNull();
+      expect(index.nextAvailableAt(1000)).toBe(5000);
+      expect(index.reserve({ capabilities: new Set(['gpu']), now: 1000 })?.taskId).toBe('gpu');
+      expect(index.reserve({ capabilities: new Set(), now: 6000 })?.taskId).toBe('later');
+    });
+  });
+
+  describe('when a task leaves READY', () => {
+    it('is removed and wakes nobody, while an upsert wakes waiters', async () => {
+      const index = new ReadyIndex();
+      index.upsert(entry('a'));
+      index.remove('g', 'a');
+      expect(index.size).toBe(0);
+      expect(index.has('g', 'a')).toBe(false);
+      let woke = false;
+      const waiting = index.changed().then(() => {
+        woke = true;
+      });
+      await Promise.resolve();
+      expect(woke).toBe(false);
+      index.upsert(entry('b'));
+      await waiting;
+      expect(woke).toBe(true);
+    });
+  });
+});
