@@ -25,6 +25,24 @@ interface PendingClaim {
   controller: AbortController;
   settled: Promise<unknown>;
 }
+/**
+ * Claims this process appended that its read model may not show yet, by agent and requestId: a retry
+ * arriving before the projector applied the claim finds the task reserved, not READY and not CLAIMED.
+ */
+const unprojectedClaims = new WeakMap<AppContext, Map<string, number>>();
+
+function unprojected(ctx: AppContext): Map<string, number> {
+  let claims = unprojectedClaims.get(ctx);
+  if (!claims) {
+    claims = new Map();
+    unprojectedClaims.set(ctx, claims);
+  }
+  return claims;
+}
+
+function claimKey(principal: Principal, requestId: string): string {
+  return `${principal.agentId}\u0000${requestId}`;
+}
 
 /**
  * ClaimTask: takes candidates from the READY index (reserved in-process, so local claimers do not
@@ -47,7 +65,7 @@ export async function claimTask(
     pending = new Map();
     pendingClaims.set(ctx, pending);
   }
-  const key = `${principal.agentId}\u0000${body.requestId}`;
+  const key = claimKey(principal, body.requestId);
   const prior = pending.get(key);
   if (prior) {
     prior.controller.abort();
@@ -71,6 +89,8 @@ async function claimOrWait(
   body: ClaimRequest,
   signal: AbortSignal,
 ): Promise<ClaimReply | null> {
+  const appendedSeq = unprojected(ctx).get(claimKey(principal, body.requestId));
+  if (appendedSeq !== undefined) return replyForToken(ctx, String(appendedSeq));
   const existing = existingClaim(ctx, principal, body.requestId);
   if (existing) return existing;
   const capabilities = new Set(body.capabilities ?? []);
@@ -162,11 +182,23 @@ async function tryCandidate(
   claimStats.claimed += 1;
   if (claimed?.type !== 'TaskClaimed')
     throw new AppError('AM_ERR_INTERNAL', 'a claim appended something else');
+  rememberUntilProjected(ctx, claimKey(principal, body.requestId), outcome.seq);
   return claimReply(ctx, state, task, {
     token: String(outcome.seq),
     attempt: claimed.data.attempt,
     leaseUntil: claimed.data.leaseUntil,
   });
+}
+
+function rememberUntilProjected(ctx: AppContext, key: string, seq: number): void {
+  const claims = unprojected(ctx);
+  claims.set(key, seq);
+  void ctx.projector
+    .waitFor(seq, 30_000)
+    .catch(() => {})
+    .finally(() => {
+      if (claims.get(key) === seq) claims.delete(key);
+    });
 }
 
 /**

@@ -56,12 +56,15 @@ export async function heartbeat(
 /**
  * A claim token is the stream sequence of its TaskClaimed. A worker may use it before this process's
  * read model has applied that event (the claim was answered by a faster path or by another server),
- * and deciding on older state would wrongly call the claim stale. Wait for it first (bounded: a token
- * from the future of this stream is refused by the decider afterwards).
+ * and deciding on older state would wrongly call the claim stale. Wait for it first (bounded, and not at
+ * all for a token past the stream's end: the decider refuses that one).
  */
 async function untilClaimApplied(ctx: AppContext, claimToken: string): Promise<void> {
   const seq = Number(claimToken);
-  if (seq > ctx.projector.appliedSeq) await ctx.projector.waitFor(seq, 5_000);
+  if (seq <= ctx.projector.appliedSeq) return;
+  // A token past the stream's end names no claim: refuse it now rather than after the whole wait.
+  if (seq > (await ctx.store.lastSeq())) return;
+  await ctx.projector.waitFor(seq, 5_000);
 }
 
 /** Per claim, the next progress index this process hands out when the worker does not number its steps. */

@@ -203,6 +203,35 @@ describe('HTTP API over a real nats-server and a real port', () => {
     });
   });
 
+  describe('a claim retried before this server has projected it', () => {
+    it('gets the claim it already has, not "no work"', async () => {
+      await submit({
+        goal: 'lagging projector',
+        options: { priority: 95 },
+        tasks: [{ id: 'lag', title: 'Lag', instructions: 'x' }],
+      });
+      await node.ctx.projector.waitFor(await node.ctx.store.lastSeq(), 5_000);
+      await node.ctx.projector.stop();
+      let restarted = false;
+      try {
+        const requestId = uuidv7();
+        const first = await claim(worker, 0, requestId);
+        expect(first?.task.id).toBe('lag');
+        setTimeout(() => {
+          restarted = true;
+          node.ctx.projector.start();
+        }, 300);
+        const started = performance.now();
+        // waitMs 0: answered from what this server knows, not by a READY index the restart reloads.
+        const again = await claim(worker, 0, requestId);
+        expect(again?.claimToken).toBe(first?.claimToken);
+        expect(performance.now() - started).toBeLessThan(3_000);
+      } finally {
+        if (!restarted) node.ctx.projector.start();
+      }
+    });
+  });
+
   describe('a result sent before this server has projected the claim', () => {
     it('waits for the claim to be applied instead of calling it stale', async () => {
       const { graphId } = await submit({
@@ -227,6 +256,24 @@ describe('HTTP API over a real nats-server and a real port', () => {
       } finally {
         if (!restarted) node.ctx.projector.start();
       }
+    });
+  });
+
+  describe('a claim token beyond the end of the stream', () => {
+    it('is refused at once, not after waiting for the read model to reach it', async () => {
+      const { graphId, seq } = await submit({
+        goal: 'future token',
+        tasks: [{ id: 'f', title: 'F', instructions: 'x' }],
+      });
+      await node.ctx.projector.waitFor(seq, 5_000);
+      const started = performance.now();
+      const reply = await call('POST', '/v1/tasks/f/heartbeat', worker, {
+        graphId,
+        claimToken: String(seq + 1_000_000),
+      });
+      expect(reply.status).toBe(409);
+      expect(reply.body.code).toBe('AM_ERR_STALE_CLAIM');
+      expect(performance.now() - started).toBeLessThan(1_000);
     });
   });
 
