@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { agentsMigrations } from './agents-projection.ts';
 import { auditsMigrations } from './audits-projection.ts';
 import { checkpointMigrations } from './checkpoint.ts';
+import { deferredIndexesMigrations, restoreDeferredIndexes } from './deferred-indexes.ts';
 import { graphsMigrations } from './graphs-projection.ts';
 import { type Migration, migrate } from './migration.ts';
 import { progressMigrations } from './progress-projection.ts';
@@ -21,6 +22,7 @@ export const ALL_MIGRATIONS: readonly Migration[] = [
   ...progressMigrations,
   ...auditsMigrations,
   ...agentsMigrations,
+  ...deferredIndexesMigrations,
 ];
 
 /** The tables a rebuild empties (everything but the migration log). */
@@ -49,6 +51,8 @@ export function openReadModel(path: string): ReadModelDb {
   db.pragma('cache_size = -65536');
   db.pragma('temp_store = MEMORY');
   db.pragma('foreign_keys = OFF');
+  // Before migrating: a later migration may expect an index an interrupted rebuild had dropped.
+  restoreDeferredIndexes(db);
   migrate(db, ALL_MIGRATIONS);
   return db;
 }

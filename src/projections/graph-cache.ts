@@ -6,6 +6,8 @@ import type { GraphState } from '../commands/graph-state.ts';
  */
 export class GraphCache {
   private readonly states = new Map<string, GraphState>();
+  /** Already last in LRU order: a replay hits the same graph event after event, so skip the reorder. */
+  private mostRecent: string | null = null;
 
   constructor(
     private readonly capacity: number,
@@ -15,8 +17,11 @@ export class GraphCache {
   get(graphId: string): GraphState | null {
     const cached = this.states.get(graphId);
     if (cached) {
-      this.states.delete(graphId);
-      this.states.set(graphId, cached);
+      if (this.mostRecent !== graphId) {
+        this.states.delete(graphId);
+        this.states.set(graphId, cached);
+        this.mostRecent = graphId;
+      }
       return cached;
     }
     const loaded = this.load(graphId);
@@ -27,6 +32,7 @@ export class GraphCache {
   set(state: GraphState): void {
     this.states.delete(state.id);
     this.states.set(state.id, state);
+    this.mostRecent = state.id;
     if (this.states.size > this.capacity) {
       const oldest = this.states.keys().next().value;
       if (oldest !== undefined) this.states.delete(oldest);
@@ -35,5 +41,6 @@ export class GraphCache {
 
   clear(): void {
     this.states.clear();
+    this.mostRecent = null;
   }
 }

@@ -2,6 +2,7 @@ export * from './agents-projection.ts';
 export * from './audits-projection.ts';
 export * from './checkpoint.ts';
 export * from './database.ts';
+export * from './deferred-indexes.ts';
 export * from './graph-cache.ts';
 export * from './graphs-projection.ts';
 export * from './migration.ts';

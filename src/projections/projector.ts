@@ -159,14 +159,20 @@ export class Projector {
     this.cache.clear();
     this.readyIndex?.clear();
     this.applied = 0;
+    this.readModel.deferIndexes();
     let unsubscribe = (): void => {};
     if (opts.onProgress) {
       const report = opts.onProgress;
       unsubscribe = this.onApplied((batch) => report(batch.toSeq, target));
     }
-    this.start();
-    await this.waitFor(target, Number.POSITIVE_INFINITY);
-    unsubscribe();
+    try {
+      this.start();
+      await this.waitFor(target, Number.POSITIVE_INFINITY);
+    } finally {
+      unsubscribe();
+      // Between batches (SQLite calls are synchronous), so no batch sees half the indexes.
+      this.readModel.restoreIndexes();
+    }
     return { events: target, ms: performance.now() - startedAt };
   }
 
@@ -330,8 +336,10 @@ export class Projector {
   ): void {
     // The graph row carries updated_at and last_seq, so any change writes it too.
     dirtyGraphs.set(state.id, state);
-    for (const taskId of applied.tasks)
-      dirtyTasks.set(`${state.id}/${taskId}`, { graphId: state.id, taskId });
+    for (const taskId of applied.tasks) {
+      const key = `${state.id}/${taskId}`;
+      if (!dirtyTasks.has(key)) dirtyTasks.set(key, { graphId: state.id, taskId });
+    }
   }
 
   private positionOf(state: GraphState, taskId: string): number {

@@ -4,6 +4,7 @@ import { AgentsProjection } from './agents-projection.ts';
 import { AuditsProjection } from './audits-projection.ts';
 import { Checkpoint } from './checkpoint.ts';
 import { openReadModel, PROJECTION_TABLES, type ReadModelDb } from './database.ts';
+import { deferSecondaryIndexes, restoreDeferredIndexes } from './deferred-indexes.ts';
 import { GraphsProjection, graphStateFromRow, graphView } from './graphs-projection.ts';
 import { ProgressProjection } from './progress-projection.ts';
 import { ResultsProjection } from './results-projection.ts';
@@ -100,6 +101,16 @@ export class ReadModel {
     this.db.transaction(() => {
       for (const table of PROJECTION_TABLES) this.db.exec(`DELETE FROM ${table}`);
     })();
+  }
+
+  /** Drops the secondary indexes for a bulk replay (see deferred-indexes.ts). */
+  deferIndexes(): number {
+    return deferSecondaryIndexes(this.db);
+  }
+
+  /** Builds the indexes `deferIndexes` dropped. */
+  restoreIndexes(): number {
+    return restoreDeferredIndexes(this.db);
   }
 
   close(): void {
