@@ -260,7 +260,8 @@ describe('OpenAiLlmClient', () => {
       expect(error.code).toBe('AM_ERR_LLM_UNAVAILABLE');
       expect(error.message).toContain('timed out after 80 ms');
       expect(server.requests).toHaveLength(2);
-      expect(performance.now() - started).toBeLessThan(290);
+      // Without the timeouts the two calls would take >= 600 ms (300 ms each); the slack is for a loaded CI.
+      expect(performance.now() - started).toBeLessThan(550);
     });
   });
 
