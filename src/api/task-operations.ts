@@ -62,10 +62,14 @@ export async function heartbeat(
 async function untilClaimApplied(ctx: AppContext, claimToken: string): Promise<void> {
   const seq = Number(claimToken);
   if (seq <= ctx.projector.appliedSeq) return;
-  // A token past the stream's end names no claim: refuse it now rather than after the whole wait.
+  // A real claim is applied within milliseconds; only a token still missing after that costs a look at
+  // the stream's end, and one past it names no claim: refuse it now rather than after the whole wait.
+  if (await ctx.projector.waitFor(seq, CLAIM_APPLY_GRACE_MS)) return;
   if (seq > (await ctx.store.lastSeq())) return;
-  await ctx.projector.waitFor(seq, 5_000);
+  await ctx.projector.waitFor(seq, 5_000 - CLAIM_APPLY_GRACE_MS);
 }
+
+const CLAIM_APPLY_GRACE_MS = 200;
 
 /** Per claim, the next progress index this process hands out when the worker does not number its steps. */
 const nextProgressIndex = new Map<string, number>();
