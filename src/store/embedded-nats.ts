@@ -43,6 +43,19 @@ export async function startEmbeddedNats(opts: { home: string; binary?: string })
   return { url: server.url, users: state.users, server, stop: () => server.stop() };
 }
 
+/**
+ * Where a worker on this machine reaches the embedded server of `am up` under `home`, with the worker
+ * user's credentials; null when `am up` has not run there.
+ */
+export function embeddedNatsWorkerAccess(
+  home: string,
+): { url: string; user: string; password: string } | null {
+  const path = join(home, 'nats', 'embedded.json');
+  if (!existsSync(path)) return null;
+  const state = JSON.parse(readFileSync(path, 'utf8')) as EmbeddedState;
+  return { url: `nats://127.0.0.1:${state.port}`, ...state.users.worker };
+}
+
 async function loadOrCreateState(path: string): Promise<EmbeddedState> {
   if (existsSync(path)) {
     const state = JSON.parse(readFileSync(path, 'utf8')) as EmbeddedState;

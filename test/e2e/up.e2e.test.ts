@@ -54,6 +54,7 @@ describe('npm start (am up)', () => {
     up = spawnProc('npm', ['start', '--silent'], env());
     const [, printed] = await up.waitFor(/AgentManager is up at (\S+)/, 90_000);
     url = printed ?? '';
+    await up.waitFor(/Stop with Ctrl-C/, 5_000);
   });
 
   afterAll(async () => {
@@ -100,6 +101,19 @@ describe('npm start (am up)', () => {
     const code = await worker.stop('SIGTERM');
     expect({ code, output: worker.output() }).toMatchObject({ code: 0 });
     expect(worker.output()).toMatch(/stopped \(claimed \d+/);
+  });
+
+  it('the file from am agents add also runs the worker over the embedded NATS (--transport nats)', async () => {
+    const file = join(home, 'w2.json');
+    const add = am(['agents', 'add', 'w2', '--role', 'worker', '--out', file], env());
+    expect(await add.exited).toBe(0);
+    const config = ClientConfigSchema.parse(JSON.parse(readFileSync(file, 'utf8')));
+    expect(config).toMatchObject({ client_agent_id: 'w2', nats_user: 'am-worker' });
+    expect(config.nats_url).toMatch(/^nats:\/\/127\.0\.0\.1:\d+$/);
+    const worker = am(['worker', '--config', file, '--transport', 'nats'], env());
+    await worker.waitFor(/worker w2 connected to NATS/);
+    const code = await worker.stop('SIGTERM');
+    expect({ code, output: worker.output() }).toMatchObject({ code: 0 });
   });
 
   it('a second start reuses the store: the graphs are still there', async () => {

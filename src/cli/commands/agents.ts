@@ -1,7 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { loadConfig } from '../../config.ts';
-import type { AgentView } from '../../protocol/index.ts';
+import type { AgentView, ClientConfig } from '../../protocol/index.ts';
+import { embeddedNatsWorkerAccess } from '../../store/embedded-nats.ts';
 import { ApiClient } from '../api-client.ts';
 import { resolveClient } from '../resolve-client.ts';
 
@@ -35,11 +36,11 @@ export function registerAgentsCommand(program: Command): void {
         );
         return;
       }
-      const file = {
+      const file: ClientConfig = {
         client_agent_id: reply.agentId,
         server_url: target.url,
         auth_token: reply.token,
-        ...(config.NATS_URL === undefined ? {} : { nats_url: config.NATS_URL }),
+        ...natsAccess(config.NATS_URL, config.AM_HOME, reply.role),
       };
       writeFileSync(opts.out, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600 });
       process.stdout.write(
@@ -71,4 +72,19 @@ export function registerAgentsCommand(program: Command): void {
       await client.request('POST', `/v1/agents/${encodeURIComponent(id)}/revoke`);
       process.stdout.write(`agent ${id} revoked\n`);
     });
+}
+
+/**
+ * What `am worker --transport nats` needs besides the token: NATS_URL when set, else (for a worker) the
+ * embedded server of `am up` on this machine with its worker user, so the file works over NATS too.
+ */
+function natsAccess(
+  natsUrl: string | undefined,
+  home: string,
+  role: string,
+): Pick<ClientConfig, 'nats_url' | 'nats_user' | 'nats_password'> {
+  if (natsUrl !== undefined) return { nats_url: natsUrl };
+  const embedded = role === 'worker' ? embeddedNatsWorkerAccess(home) : null;
+  if (embedded === null) return {};
+  return { nats_url: embedded.url, nats_user: embedded.user, nats_password: embedded.password };
 }

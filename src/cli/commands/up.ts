@@ -30,22 +30,19 @@ export function registerUpCommand(program: Command): void {
         workerMode: 'process',
         print,
       });
-      print(`AgentManager is up at ${stack.url}`);
+      // One write: whoever reads the first line (a person, a script, a test) sees the whole banner.
       print(
-        `  NATS:    ${stack.embedded ? `${stack.embedded.url} (embedded, store in ${config.AM_HOME}/nats)` : config.NATS_URL}`,
+        [
+          `AgentManager is up at ${stack.url}`,
+          `  NATS:    ${stack.embedded ? `${stack.embedded.url} (embedded, store in ${config.AM_HOME}/nats)` : config.NATS_URL}`,
+          `  agents:  ${agents.provider}${agents.provider === 'offline' ? ' (deterministic, no network; set OPENAI_API_KEY or OPENAI_BASE_URL for a real LLM)' : ''}`,
+          `  admin:   ${stack.adminConfigPath}${config.AM_ADMIN_TOKEN ? ' (token from AM_ADMIN_TOKEN)' : ''}`,
+          `  workers: ${opts.workers} local`,
+          'Try:',
+          '  npx am submit "Compare three ways to cache API responses and estimate 1200*0.35 requests saved" --wait',
+          'Stop with Ctrl-C.',
+        ].join('\n'),
       );
-      print(
-        `  agents:  ${agents.provider}${agents.provider === 'offline' ? ' (deterministic, no network; set OPENAI_API_KEY or OPENAI_BASE_URL for a real LLM)' : ''}`,
-      );
-      print(
-        `  admin:   ${stack.adminConfigPath}${config.AM_ADMIN_TOKEN ? ' (token from AM_ADMIN_TOKEN)' : ''}`,
-      );
-      print(`  workers: ${opts.workers} local`);
-      print('Try:');
-      print(
-        '  npx am submit "Compare three ways to cache API responses and estimate 1200*0.35 requests saved" --wait',
-      );
-      print('Stop with Ctrl-C.');
       await stopSignal;
       print('stopping…');
       await stack.stop();
