@@ -20,6 +20,8 @@ export interface Proc {
 }
 
 const running = new Set<Proc>();
+/** Process group ids of every process spawned here (each is its group leader). */
+const groups = new Set<number>();
 
 export function spawnProc(
   command: string,
@@ -31,7 +33,14 @@ export function spawnProc(
     if (value === undefined) delete merged[key];
     else merged[key] = value;
   }
-  const child = spawn(command, args, { cwd: ROOT, env: merged, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group, so killAll also reaches what it started (npm start → am up → workers, NATS).
+  const child = spawn(command, args, {
+    cwd: ROOT,
+    env: merged,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  if (child.pid !== undefined) groups.add(child.pid);
   let text = '';
   const listeners = new Set<() => void>();
   const onData = (chunk: Buffer) => {
@@ -87,7 +96,19 @@ export function am(args: string[], env: Record<string, string | undefined> = {})
   return spawnProc(process.execPath, [AM_BIN, ...args], env);
 }
 
+/**
+ * SIGKILLs every process group a test started, including children whose parent is already gone: npm
+ * cannot forward a SIGKILL, so killing `npm start` alone would leave `am up` and its NATS running.
+ */
 export async function killAll(): Promise<void> {
+  for (const pid of groups) {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // The group is gone already.
+    }
+  }
+  groups.clear();
   await Promise.all([...running].map((proc) => proc.stop('SIGKILL')));
 }
 
