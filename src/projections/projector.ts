@@ -159,7 +159,7 @@ export class Projector {
     this.cache.clear();
     this.readyIndex?.clear();
     this.applied = 0;
-    this.readModel.deferIndexes();
+    this.readModel.beginBulkLoad();
     let unsubscribe = (): void => {};
     if (opts.onProgress) {
       const report = opts.onProgress;
@@ -171,7 +171,7 @@ export class Projector {
     } finally {
       unsubscribe();
       // Between batches (SQLite calls are synchronous), so no batch sees half the indexes.
-      this.readModel.restoreIndexes();
+      this.readModel.endBulkLoad();
     }
     return { events: target, ms: performance.now() - startedAt };
   }
@@ -277,18 +277,19 @@ export class Projector {
       this.readModel.skipped.record(seq, subject, event.type, mismatch);
       return;
     }
-    const recorded: RecordedEvent = { seq, subject, event };
+    // One object serves the fold and the batch's event list (a replay makes one per event).
+    const recorded: RecordedEvent & { anomaly: string | null } = { seq, subject, event, anomaly: null };
     if (ref.kind === 'agent') {
       const next = evolveAgent(this.readModel.agents.get(ref.agentId), recorded);
       if (next) this.readModel.agents.write(next);
-      events.push({ ...recorded, anomaly: null });
+      events.push(recorded);
       return;
     }
     const state = this.cache.get(ref.graphId);
     if (ref.kind === 'progress') {
       if (state?.tasks.has(ref.taskId) && event.type === 'TaskProgressed') {
         this.readModel.progress.apply(seq, event, ref.graphId, ref.taskId);
-        events.push({ ...recorded, anomaly: null });
+        events.push(recorded);
       } else {
         this.readModel.skipped.record(seq, subject, event.type, 'unknown_task');
       }
@@ -306,7 +307,8 @@ export class Projector {
       plannedGraphs.add(next.id);
     }
     this.markDirty(next, applied, dirtyGraphs, dirtyTasks);
-    events.push({ ...recorded, anomaly: applied.anomaly });
+    recorded.anomaly = applied.anomaly;
+    events.push(recorded);
     if (applied.anomaly !== null) {
       this.readModel.skipped.record(seq, subject, event.type, applied.anomaly);
       return;

@@ -11,6 +11,9 @@ import { ResultsProjection } from './results-projection.ts';
 import { SkippedProjection } from './skipped.ts';
 import { TasksProjection, taskStateFromRow } from './tasks-projection.ts';
 
+/** SQLite's default: checkpoint once the WAL holds this many pages. */
+const DEFAULT_WAL_AUTOCHECKPOINT_PAGES = 1000;
+
 /** The SQLite read model of one AM process: every projection over one file. */
 export class ReadModel {
   readonly graphs: GraphsProjection;
@@ -103,14 +106,22 @@ export class ReadModel {
     })();
   }
 
-  /** Drops the secondary indexes for a bulk replay (see deferred-indexes.ts). */
-  deferIndexes(): number {
+  /**
+   * Readies the file for a full replay: the secondary indexes are dropped (see deferred-indexes.ts) and
+   * WAL checkpoints wait for the end, so a page rewritten by many batches is copied into the file once.
+   * Returns how many indexes it deferred.
+   */
+  beginBulkLoad(): number {
+    this.db.pragma('wal_autocheckpoint = 0');
     return deferSecondaryIndexes(this.db);
   }
 
-  /** Builds the indexes `deferIndexes` dropped. */
-  restoreIndexes(): number {
-    return restoreDeferredIndexes(this.db);
+  /** Ends `beginBulkLoad`: builds the deferred indexes and checkpoints the WAL once. */
+  endBulkLoad(): number {
+    const restored = restoreDeferredIndexes(this.db);
+    this.db.pragma(`wal_autocheckpoint = ${DEFAULT_WAL_AUTOCHECKPOINT_PAGES}`);
+    this.db.pragma('wal_checkpoint(TRUNCATE)');
+    return restored;
   }
 
   close(): void {

@@ -138,7 +138,7 @@ describe('Projector over a real nats-server', () => {
       const path = join(dir, 'interrupted.sqlite');
       const first = ReadModel.open(path);
       const expected = indexDdl(first.db);
-      expect(first.deferIndexes()).toBe(expected.length);
+      expect(first.beginBulkLoad()).toBe(expected.length);
       expect(indexDdl(first.db)).toEqual([]);
       first.close();
       const reopened = ReadModel.open(path);
