@@ -58,6 +58,22 @@ describe('HTTP API over a real nats-server and a real port', () => {
       output,
       history: [{ thought: 'ok', action: { type: 'final', answer: output } }],
     });
+  /**
+   * Runs `body` with this server's projector caught up and then stopped: what the body appends is not
+   * in the read model until `resumeSoon()` restarts the projector 300 ms later (or the body ends).
+   */
+  const withProjectorPaused = async (body: (resumeSoon: () => void) => Promise<void>) => {
+    await node.ctx.projector.waitFor(await node.ctx.store.lastSeq(), 5_000);
+    await node.ctx.projector.stop();
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await body(() => {
+        timer = setTimeout(() => node.ctx.projector.start(), 300);
+      });
+    } finally {
+      if (timer === undefined) node.ctx.projector.start();
+    }
+  };
   const register = async (agentId: string) => {
     const reply = await call('POST', '/v1/agents', ADMIN, { agentId, role: 'worker' });
     expect(reply.status).toBe(201);
@@ -210,25 +226,17 @@ describe('HTTP API over a real nats-server and a real port', () => {
         options: { priority: 95 },
         tasks: [{ id: 'lag', title: 'Lag', instructions: 'x' }],
       });
-      await node.ctx.projector.waitFor(await node.ctx.store.lastSeq(), 5_000);
-      await node.ctx.projector.stop();
-      let restarted = false;
-      try {
+      await withProjectorPaused(async (resumeSoon) => {
         const requestId = uuidv7();
         const first = await claim(worker, 0, requestId);
         expect(first?.task.id).toBe('lag');
-        setTimeout(() => {
-          restarted = true;
-          node.ctx.projector.start();
-        }, 300);
+        resumeSoon();
         const started = performance.now();
         // waitMs 0: answered from what this server knows, not by a READY index the restart reloads.
         const again = await claim(worker, 0, requestId);
         expect(again?.claimToken).toBe(first?.claimToken);
         expect(performance.now() - started).toBeLessThan(3_000);
-      } finally {
-        if (!restarted) node.ctx.projector.start();
-      }
+      });
     });
   });
 
@@ -239,23 +247,15 @@ describe('HTTP API over a real nats-server and a real port', () => {
         options: { priority: 90 },
         tasks: [{ id: 'quick', title: 'Q', instructions: 'x' }],
       });
-      await node.ctx.projector.waitFor(await node.ctx.store.lastSeq(), 5_000);
-      await node.ctx.projector.stop();
-      let restarted = false;
-      try {
+      await withProjectorPaused(async (resumeSoon) => {
         const claimed = await claim(worker, 0);
         expect(claimed?.task).toMatchObject({ graphId, id: 'quick' });
         expect(node.ctx.projector.appliedSeq).toBeLessThan(Number(claimed!.claimToken));
         const result = complete(worker, claimed!);
-        setTimeout(() => {
-          restarted = true;
-          node.ctx.projector.start();
-        }, 300);
+        resumeSoon();
         const reply = await result;
         expect(reply.status).toBe(202);
-      } finally {
-        if (!restarted) node.ctx.projector.start();
-      }
+      });
     });
   });
 
