@@ -78,6 +78,7 @@ export async function startServerRuntime(opts: ServerRuntimeOptions): Promise<Se
       ctx: node.ctx,
       nc,
       maxBytes: config.AM_BODY_LIMIT_BYTES,
+      rateLimitPerSec: config.AM_RATE_LIMIT_PER_SEC,
     });
     cleanups.push(() => natsService.stop());
     let manager: Manager | null = null;

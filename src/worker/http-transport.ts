@@ -92,10 +92,12 @@ export class HttpTransport implements WorkerTransport {
     } catch {
       // not problem+json: keep the status
     }
+    const retryAfterSec = Number(response.headers.get('retry-after') ?? Number.NaN);
     throw new WorkerApiError(
       response.status,
       problem.code ?? `HTTP_${response.status}`,
       problem.detail ?? problem.title ?? text,
+      Number.isFinite(retryAfterSec) ? retryAfterSec * 1000 : undefined,
     );
   }
 }

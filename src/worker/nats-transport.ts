@@ -32,7 +32,7 @@ export interface NatsTransportOptions {
 
 type Reply<T> =
   | { ok: true; data: T }
-  | { ok: false; error: { status: number; code: string; detail: string } };
+  | { ok: false; error: { status: number; code: string; detail: string; retryAfterSec?: number } };
 
 /** The worker's NATS transport: request/reply on `am.cmd.v1.<Operation>` plus READY hints, no polling. */
 export class NatsTransport implements WorkerTransport {
@@ -161,6 +161,12 @@ export class NatsTransport implements WorkerTransport {
     }
     const reply = JSON.parse(new TextDecoder().decode(raw)) as Reply<T>;
     if (reply.ok) return reply.data;
-    throw new WorkerApiError(reply.error.status, reply.error.code, reply.error.detail);
+    const { retryAfterSec } = reply.error;
+    throw new WorkerApiError(
+      reply.error.status,
+      reply.error.code,
+      reply.error.detail,
+      retryAfterSec === undefined ? undefined : retryAfterSec * 1000,
+    );
   }
 }

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { WorkerNetworkError } from './worker-transport.ts';
+import { WorkerApiError, WorkerNetworkError } from './worker-transport.ts';
 
 export interface RetryOptions {
   /** Attempts in all. Default 6. */
@@ -12,8 +12,9 @@ export interface RetryOptions {
 }
 
 /**
- * Retries a call on network errors only. Safe because every worker call is idempotent: claims by
- * requestId, results by claim token, heartbeats and releases by their token.
+ * Retries a call on network errors and on the server's rate limit (waiting at least as long as it
+ * asked), nothing else. Safe because every worker call is idempotent: claims by requestId, results by
+ * claim token, heartbeats and releases by their token.
  */
 export async function withRetry<T>(call: () => Promise<T>, opts: RetryOptions = {}): Promise<T> {
   const attempts = opts.attempts ?? 6;
@@ -22,8 +23,15 @@ export async function withRetry<T>(call: () => Promise<T>, opts: RetryOptions = 
     try {
       return await call();
     } catch (error) {
-      if (!(error instanceof WorkerNetworkError) || attempt >= attempts || opts.signal?.aborted) throw error;
-      await sleep(delay, undefined, opts.signal ? { signal: opts.signal } : undefined).catch(() => {});
+      const rateLimited = error instanceof WorkerApiError && error.code === 'AM_ERR_RATE_LIMITED';
+      if (
+        !(error instanceof WorkerNetworkError || rateLimited) ||
+        attempt >= attempts ||
+        opts.signal?.aborted
+      )
+        throw error;
+      const wait = rateLimited ? Math.max(delay, error.retryAfterMs ?? 0) : delay;
+      await sleep(wait, undefined, opts.signal ? { signal: opts.signal } : undefined).catch(() => {});
       delay = Math.min(delay * 2, opts.maxDelayMs ?? 5_000);
     }
   }

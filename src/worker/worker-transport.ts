@@ -29,6 +29,8 @@ export class WorkerApiError extends Error {
     readonly status: number,
     readonly code: string,
     detail: string,
+    /** How long the server asked to wait (429 AM_ERR_RATE_LIMITED), when it said. */
+    readonly retryAfterMs?: number,
   ) {
     super(`${code} (${status}): ${detail}`);
     this.name = 'WorkerApiError';

@@ -1,5 +1,6 @@
 import { Match, type Msg, type NatsConnection, type Subscription } from '@nats-io/nats-core';
 import { AppError, isAppError } from '../../errors.ts';
+import { AgentRateLimit } from '../agent-rate-limit.ts';
 import type { AppContext } from '../app-context.ts';
 import { invoke, OPERATIONS, type Operation } from '../operations.ts';
 import { parseInput } from '../parse-input.ts';
@@ -20,6 +21,8 @@ export interface CommandServiceOptions {
    * finishes. Long-polling claims count, so keep it well above the number of waiting workers. Default 1024.
    */
   maxConcurrent?: number;
+  /** Requests per second per agent before AM_ERR_RATE_LIMITED (as on HTTP). Default 1000. */
+  rateLimitPerSec?: number;
 }
 
 export interface CommandService {
@@ -35,7 +38,10 @@ export interface CommandService {
 /** The reply of every command (DESIGN.md "Interfaces"); `field` names the bad input on validation errors. */
 export type CommandReply =
   | { ok: true; data: unknown }
-  | { ok: false; error: { status: number; code: string; detail: string; field?: string } };
+  | {
+      ok: false;
+      error: { status: number; code: string; detail: string; field?: string; retryAfterSec?: number };
+    };
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -54,6 +60,8 @@ export function startCommandService(opts: CommandServiceOptions): CommandService
   const maxConcurrent = Math.max(1, opts.maxConcurrent ?? 1024);
   const inFlight = new Set<Promise<void>>();
   const stopping = new AbortController();
+  const rateLimitPerSec = opts.rateLimitPerSec ?? 1_000;
+  const limiter = new AgentRateLimit(rateLimitPerSec);
 
   const sub: Subscription = nc.subscribe(`${prefix}.*`, { queue: opts.queue ?? 'am' });
 
@@ -89,6 +97,12 @@ export function startCommandService(opts: CommandServiceOptions): CommandService
         );
       }
       const principal = authenticate(ctx, tokenOf(msg));
+      const retryAfterSec = limiter.take(principal.agentId);
+      if (retryAfterSec > 0) {
+        throw new AppError('AM_ERR_RATE_LIMITED', `more than ${rateLimitPerSec} requests per second`, {
+          details: { retryAfterSec },
+        });
+      }
       const input = parseInput(op.input, parseBody(msg.data));
       const data = await invoke(op, ctx, principal, input, stopping.signal);
       return { ok: true, data: data ?? null };
@@ -101,6 +115,7 @@ export function startCommandService(opts: CommandServiceOptions): CommandService
     if (!isAppError(error)) ctx.log.error({ err: error, subject }, 'unexpected error in a command');
     const appError = isAppError(error) ? error : new AppError('AM_ERR_INTERNAL', 'internal error');
     const field = appError.details?.field;
+    const retryAfterSec = appError.details?.retryAfterSec;
     return {
       ok: false,
       error: {
@@ -108,6 +123,7 @@ export function startCommandService(opts: CommandServiceOptions): CommandService
         code: appError.code,
         detail: appError.message,
         ...(typeof field === 'string' && field !== '' ? { field } : {}),
+        ...(typeof retryAfterSec === 'number' ? { retryAfterSec } : {}),
       },
     };
   }

@@ -17,6 +17,8 @@ export interface NatsServiceOptions {
   maxBytes?: number;
   /** Requests handled at once; more wait in the subscription buffer. Default 1024. */
   maxConcurrent?: number;
+  /** Requests per second per agent before AM_ERR_RATE_LIMITED. Default 1000. */
+  rateLimitPerSec?: number;
 }
 
 export interface NatsService {
@@ -34,6 +36,7 @@ export function startNatsService(opts: NatsServiceOptions): NatsService {
     ...(opts.prefix === undefined ? {} : { prefix: opts.prefix }),
     ...(opts.maxBytes === undefined ? {} : { maxBytes: opts.maxBytes }),
     ...(opts.maxConcurrent === undefined ? {} : { maxConcurrent: opts.maxConcurrent }),
+    ...(opts.rateLimitPerSec === undefined ? {} : { rateLimitPerSec: opts.rateLimitPerSec }),
   });
   const stopHints = startReadyNotifier({
     ctx: opts.ctx,

@@ -175,6 +175,40 @@ describe('NATS command service', () => {
       }
     });
 
+    it('limits each agent to rateLimitPerSec: the next request gets 429 AM_ERR_RATE_LIMITED with retryAfterSec and appends nothing', async () => {
+      const prefix = 'am.cmd.v1.limited';
+      const limited = startCommandService({ ctx: am.node.ctx, nc: am.serviceNc, prefix, rateLimitPerSec: 2 });
+      try {
+        await am.serviceNc.flush();
+        const headers = natsHeaders();
+        headers.set('authorization', `Bearer ${admin}`);
+        const ask = async (operation: string, body: unknown) =>
+          (
+            await workerNc.request(`${prefix}.${operation}`, JSON.stringify(body), {
+              timeout: 5_000,
+              headers,
+            })
+          ).json<{
+            ok: boolean;
+            error?: { status: number; code: string; retryAfterSec?: number };
+          }>();
+        expect((await ask('ListGraphs', {})).ok).toBe(true);
+        expect((await ask('ListGraphs', {})).ok).toBe(true);
+        const seqBefore = await am.node.ctx.store.lastSeq();
+        const refused = await ask('PlanTask', { goal: 'over the limit' });
+        expect(refused).toMatchObject({
+          ok: false,
+          error: { status: 429, code: 'AM_ERR_RATE_LIMITED', retryAfterSec: 1 },
+        });
+        expect(await am.node.ctx.store.lastSeq()).toBe(seqBefore);
+        // Another agent has its own bucket.
+        const other = await natsApiClient(workerNc, { prefix }).call('ListGraphs', {}, worker);
+        expect(other.ok).toBe(true);
+      } finally {
+        await limited.stop();
+      }
+    });
+
     it('with maxConcurrent 1 holds the next request until the one in hand has replied', async () => {
       const prefix = 'am.cmd.v1.single';
       const single = startCommandService({ ctx: am.node.ctx, nc: am.serviceNc, prefix, maxConcurrent: 1 });
