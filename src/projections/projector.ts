@@ -40,6 +40,9 @@ export interface AppliedBatch {
   tasks: ReadonlyArray<{ graphId: string; taskId: string }>;
 }
 
+/** The tasks a batch changed, by graph id. */
+type DirtyTasks = Map<string, Set<string>>;
+
 export interface ProjectorOptions {
   readModel: ReadModel;
   source: ProjectionSource;
@@ -198,7 +201,8 @@ export class Projector {
   applyBatch(messages: readonly RawStoredMessage[]): number {
     const startedAt = performance.now();
     const dirtyGraphs = new Map<string, GraphState>();
-    const dirtyTasks = new Map<string, { graphId: string; taskId: string }>();
+    // Task ids per graph: no key string or object per event, and each task is written once per batch.
+    const dirtyTasks: DirtyTasks = new Map();
     const plannedGraphs = new Set<string>();
     const events: AppliedBatch['events'] = [];
     let count = 0;
@@ -209,13 +213,16 @@ export class Projector {
         if (count >= this.maxBatch || performance.now() - startedAt > this.maxBatchMs) break;
       }
       for (const state of dirtyGraphs.values()) this.readModel.graphs.write(state);
-      for (const { graphId, taskId } of dirtyTasks.values()) {
+      for (const [graphId, taskIds] of dirtyTasks) {
         const state = dirtyGraphs.get(graphId);
-        const task = state?.tasks.get(taskId);
-        if (!state || !task) continue;
-        if (plannedGraphs.has(graphId))
-          this.readModel.tasks.write(graphId, this.positionOf(state, taskId), task);
-        else this.readModel.tasks.update(graphId, task);
+        if (!state) continue;
+        const planned = plannedGraphs.has(graphId);
+        for (const taskId of taskIds) {
+          const task = state.tasks.get(taskId);
+          if (!task) continue;
+          if (planned) this.readModel.tasks.write(graphId, this.positionOf(state, taskId), task);
+          else this.readModel.tasks.update(graphId, task);
+        }
       }
       const last = messages[count - 1];
       if (last) this.readModel.checkpoint.write(last.seq);
@@ -232,7 +239,9 @@ export class Projector {
     const last = messages[count - 1];
     if (!first || !last) return 0;
     this.applied = last.seq;
-    const tasks = [...dirtyTasks.values()];
+    const tasks: Array<{ graphId: string; taskId: string }> = [];
+    for (const [graphId, taskIds] of dirtyTasks)
+      for (const taskId of taskIds) tasks.push({ graphId, taskId });
     this.updateReadyIndex(dirtyGraphs, tasks);
     const batch: AppliedBatch = {
       fromSeq: first.seq,
@@ -255,7 +264,7 @@ export class Projector {
   private applyOne(
     message: RawStoredMessage,
     dirtyGraphs: Map<string, GraphState>,
-    dirtyTasks: Map<string, { graphId: string; taskId: string }>,
+    dirtyTasks: DirtyTasks,
     events: AppliedBatch['events'],
     plannedGraphs: Set<string>,
   ): void {
@@ -334,14 +343,14 @@ export class Projector {
     state: GraphState,
     applied: Applied,
     dirtyGraphs: Map<string, GraphState>,
-    dirtyTasks: Map<string, { graphId: string; taskId: string }>,
+    dirtyTasks: DirtyTasks,
   ): void {
     // The graph row carries updated_at and last_seq, so any change writes it too.
     dirtyGraphs.set(state.id, state);
-    for (const taskId of applied.tasks) {
-      const key = `${state.id}/${taskId}`;
-      if (!dirtyTasks.has(key)) dirtyTasks.set(key, { graphId: state.id, taskId });
-    }
+    if (applied.tasks.size === 0) return;
+    const taskIds = dirtyTasks.get(state.id);
+    if (taskIds === undefined) dirtyTasks.set(state.id, new Set(applied.tasks));
+    else for (const taskId of applied.tasks) taskIds.add(taskId);
   }
 
   private positionOf(state: GraphState, taskId: string): number {
