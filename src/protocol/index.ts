@@ -1,6 +1,7 @@
 export * from './api-bodies.ts';
 export * from './audit-report.ts';
 export * from './client-config.ts';
+export * from './command-reply.ts';
 export * from './graph-options.ts';
 export * from './ids.ts';
 export * from './limits.ts';

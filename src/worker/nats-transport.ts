@@ -3,6 +3,7 @@ import { connect } from '@nats-io/transport-node';
 import type {
   ClaimReply,
   ClaimRequest,
+  CommandReply,
   HeartbeatReply,
   HeartbeatRequest,
   ProgressRequest,
@@ -29,10 +30,6 @@ export interface NatsTransportOptions {
   hedgeAfterMs?: number;
   name?: string;
 }
-
-type Reply<T> =
-  | { ok: true; data: T }
-  | { ok: false; error: { status: number; code: string; detail: string; retryAfterSec?: number } };
 
 /** The worker's NATS transport: request/reply on `am.cmd.v1.<Operation>` plus READY hints, no polling. */
 export class NatsTransport implements WorkerTransport {
@@ -159,7 +156,7 @@ export class NatsTransport implements WorkerTransport {
         cause: error,
       });
     }
-    const reply = JSON.parse(new TextDecoder().decode(raw)) as Reply<T>;
+    const reply = JSON.parse(new TextDecoder().decode(raw)) as CommandReply<T>;
     if (reply.ok) return reply.data;
     const { retryAfterSec } = reply.error;
     throw new WorkerApiError(

@@ -1,5 +1,6 @@
 import { Match, type Msg, type NatsConnection, type Subscription } from '@nats-io/nats-core';
 import { AppError, isAppError } from '../../errors.ts';
+import type { CommandReply } from '../../protocol/index.ts';
 import { AgentRateLimit } from '../agent-rate-limit.ts';
 import type { AppContext } from '../app-context.ts';
 import { invoke, OPERATIONS, type Operation } from '../operations.ts';
@@ -34,14 +35,6 @@ export interface CommandService {
    */
   stop(): Promise<void>;
 }
-
-/** The reply of every command (DESIGN.md "Interfaces"); `field` names the bad input on validation errors. */
-export type CommandReply =
-  | { ok: true; data: unknown }
-  | {
-      ok: false;
-      error: { status: number; code: string; detail: string; field?: string; retryAfterSec?: number };
-    };
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
