@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { v4 as uuidv4, v7 as uuidv7 } from 'uuid';
 import { type DomainEvent, stamp } from '../src/events/index.ts';
-import { Projector, ReadModel, ReadyIndex } from '../src/projections/index.ts';
+import { rebuildReadModel } from '../src/projections/index.ts';
 import { connectNats } from '../src/store/connect.ts';
 import { EventStore } from '../src/store/event-store.ts';
 import { startNatsServerProcess } from '../src/store/nats-server-process.ts';
@@ -77,26 +77,15 @@ async function main(): Promise<void> {
   }
 }
 
-/** A full `rebuild()` into a new read-model file, as the product runs it. */
+/** A full rebuild into a new read-model file, exactly as `am projections rebuild` runs it. */
 async function timedRebuild(store: EventStore, path: string): Promise<{ ms: number; resultRows: number }> {
-  const readModel = ReadModel.open(path);
-  const projector = new Projector({
-    readModel,
-    source: store,
-    subjects: store.subjects,
-    readyIndex: new ReadyIndex(),
-    maxBatch: 1000,
-    onError: (error) => {
-      throw error;
-    },
-  });
+  const { ms } = await rebuildReadModel(store, store.subjects, path);
+  const db = new Database(path, { readonly: true });
   try {
-    const { ms } = await projector.rebuild();
-    await projector.stop();
-    const rows = readModel.db.prepare('SELECT COUNT(*) AS n FROM results').get() as { n: number };
+    const rows = db.prepare('SELECT COUNT(*) AS n FROM results').get() as { n: number };
     return { ms, resultRows: rows.n };
   } finally {
-    readModel.close();
+    db.close();
   }
 }
 

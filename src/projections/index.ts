@@ -10,6 +10,7 @@ export * from './progress-projection.ts';
 export * from './projector.ts';
 export * from './read-model.ts';
 export * from './ready-index.ts';
+export * from './rebuild-read-model.ts';
 export * from './results-projection.ts';
 export * from './skipped.ts';
 export * from './tasks-projection.ts';

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig, natsServers } from '../../config.ts';
-import { Projector, ReadModel, ReadyIndex } from '../../projections/index.ts';
+import { rebuildReadModel } from '../../projections/index.ts';
 import { connectNats } from '../../store/connect.ts';
 import { startEmbeddedNats } from '../../store/embedded-nats.ts';
 import { EventStore } from '../../store/event-store.ts';
@@ -34,17 +34,10 @@ export function registerProjectionsCommand(program: Command): void {
         });
         const dbPath =
           opts.db ?? config.AM_DB ?? join(config.AM_HOME, `read-model-${config.AM_HTTP_PORT}.sqlite`);
-        const readModel = ReadModel.open(dbPath);
-        const projector = new Projector({
-          readModel,
-          source: store,
-          subjects: store.subjects,
-          readyIndex: new ReadyIndex(),
-        });
         const tty = process.stdout.isTTY;
         const startedAt = performance.now();
         let lastDraw = 0;
-        const { events, ms } = await projector.rebuild({
+        const { events, ms } = await rebuildReadModel(store, store.subjects, dbPath, {
           onProgress: (applied, target) => {
             const now = performance.now();
             if (now - lastDraw < 100 && applied < target) return;
@@ -56,8 +49,6 @@ export function registerProjectionsCommand(program: Command): void {
             process.stdout.write(tty ? `\r${line}` : `${line}\n`);
           },
         });
-        await projector.stop();
-        readModel.close();
         process.stdout.write(
           `${tty ? '\n' : ''}rebuilt ${dbPath}: ${events} events in ${(ms / 1000).toFixed(2)} s (${Math.round(events / (ms / 1000))} events/s)\n`,
         );
