@@ -3,7 +3,8 @@
  * in the same run (the same ordered consumer feeding plain SQLite inserts, no domain code), and their
  * ratio. Prints one JSON object. Uses NATS_URL when set, else a private nats-server on a free port.
  *
- * Options (env): BENCH_GRAPHS (default 200), BENCH_TASKS (default 500): events = graphs * (1 + 2 * tasks).
+ * Options (env): BENCH_GRAPHS (default 200), BENCH_TASKS (default 500): events = graphs * (1 + 2 * tasks);
+ * BENCH_RUNS (default 3): baseline and rebuild runs, alternating; each side's fastest counts.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,6 +19,7 @@ import { startNatsServerProcess } from '../src/store/nats-server-process.ts';
 
 const GRAPHS = Number(process.env.BENCH_GRAPHS ?? 200);
 const TASKS = Number(process.env.BENCH_TASKS ?? 500);
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const APPEND_WINDOW = 2_000;
 const BASELINE_BATCH = 500;
 
@@ -34,11 +36,11 @@ async function main(): Promise<void> {
     const append = await appendWorkload(store);
     const tail = await store.lastSeq();
 
-    // Baseline and rebuild run alternately, twice each, and each side's faster run counts: this 2-core
-    // machine's speed drifts by 10% within a minute, and both sides get the same treatment.
+    // Baseline and rebuild run alternately, RUNS times each, and each side's fastest run counts: this
+    // 2-core machine's speed drifts by 10% within a minute, and both sides get the same treatment.
     const baselineRuns: Array<{ ms: number; rows: number }> = [];
     const rebuildRuns: Array<{ ms: number; resultRows: number }> = [];
-    for (let run = 1; run <= 2; run++) {
+    for (let run = 1; run <= RUNS; run++) {
       baselineRuns.push(await rawBaseline(store, join(dir, `baseline-${run}.sqlite`), tail));
       rebuildRuns.push(await timedRebuild(store, join(dir, `rebuild-${run}.sqlite`)));
     }
