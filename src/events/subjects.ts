@@ -15,7 +15,12 @@ export type SubjectRef =
   | { kind: 'agent'; agentId: string };
 
 export class Subjects {
-  constructor(readonly prefix: string = DEFAULT_SUBJECT_PREFIX) {}
+  /** `<prefix>.`, built once: parse() runs for every event a projector reads. */
+  private readonly head: string;
+
+  constructor(readonly prefix: string = DEFAULT_SUBJECT_PREFIX) {
+    this.head = `${prefix}.`;
+  }
 
   all(): string {
     return `${this.prefix}.>`;
@@ -55,8 +60,8 @@ export class Subjects {
 
   /** Parses a stored subject back into its aggregate, or null when it is not one of ours. */
   parse(subject: string): SubjectRef | null {
-    if (!subject.startsWith(`${this.prefix}.`)) return null;
-    const parts = subject.slice(this.prefix.length + 1).split('.');
+    if (!subject.startsWith(this.head)) return null;
+    const parts = subject.slice(this.head.length).split('.');
     const [first, second, third, fourth] = parts;
     if (first === '_sys' && second === 'agent' && third !== undefined && parts.length === 3) {
       return { kind: 'agent', agentId: third };
