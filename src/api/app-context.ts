@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { CommandPorts } from '../commands/index.ts';
 import type { Projector, ReadModel, ReadyIndex } from '../projections/index.ts';
 import type { EventStore } from '../store/event-store.ts';
+import type { PrincipalCache } from './principal-cache.ts';
 
 /** Everything an operation needs, built once per process by the server entry. */
 export interface AppContext {
@@ -14,6 +15,8 @@ export interface AppContext {
   log: Logger;
   /** SHA-256 (hex) of AM_ADMIN_TOKEN, or null when no bootstrap admin is configured. */
   adminTokenHash: string | null;
+  /** Active agents by token hash, kept in step with the agents projection. */
+  principals: PrincipalCache;
   /** Publishes `am.notify.v1.ready` hints (core NATS); absent in processes without a NATS service. */
   notifyReady?: (hint: { graphId: string; count: number }) => void;
 }

@@ -6,6 +6,7 @@ import { EventStore } from '../store/event-store.ts';
 import type { StoreSettings } from '../store/stream-settings.ts';
 import type { AppContext } from './app-context.ts';
 import { hashToken } from './principal.ts';
+import { PrincipalCache } from './principal-cache.ts';
 
 export interface AppNodeOptions {
   nc: NatsConnection;
@@ -52,6 +53,7 @@ export async function startAppNode(opts: AppNodeOptions): Promise<AppNode> {
     readyIndex,
     log,
     adminTokenHash: opts.adminToken ? hashToken(opts.adminToken) : null,
+    principals: new PrincipalCache(projector),
     ports: {
       append: (req) => store.append(req),
       subjects: store.subjects,

@@ -31,11 +31,15 @@ export function authenticate(ctx: AppContext, token: string | undefined): Princi
   if (ctx.adminTokenHash !== null && equalHashes(presented, ctx.adminTokenHash)) {
     return { agentId: BOOTSTRAP_ADMIN_ID, role: 'admin' };
   }
+  const known = ctx.principals.get(presented);
+  if (known) return known;
   // The lookup is by hash (an index); the final comparison is constant-time anyway.
   const agent = ctx.readModel.agents.byTokenHash(presented);
   if (!agent || !equalHashes(presented, agent.tokenHash)) throw new AppError('AM_ERR_AUTH_INVALID');
   if (agent.status === 'revoked') throw new AppError('AM_ERR_AUTH_REVOKED');
-  return { agentId: agent.id, role: agent.role };
+  const principal: Principal = { agentId: agent.id, role: agent.role };
+  ctx.principals.remember(presented, principal);
+  return principal;
 }
 
 /** Admins may do everything; workers only what is listed for them. */

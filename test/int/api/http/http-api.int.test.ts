@@ -344,6 +344,18 @@ describe('HTTP API over a real nats-server and a real port', () => {
     });
   });
 
+  describe('an agent revoked after its token was used', () => {
+    it('is refused on its next request, on this server at once', async () => {
+      const token = await register('w-cached');
+      expect((await call('GET', '/v1/graphs', token)).status).toBe(200);
+      expect((await call('GET', '/v1/graphs', token)).status).toBe(200);
+      expect((await call('POST', '/v1/agents/w-cached/revoke', ADMIN)).status).toBe(202);
+      const after = await call('GET', '/v1/graphs', token);
+      expect(after.status).toBe(401);
+      expect(after.body.code).toBe('AM_ERR_AUTH_REVOKED');
+    });
+  });
+
   describe('auth matrix: every route × {no token, bad token, revoked, worker, admin}', () => {
     const graphRoutes = (g: string): Array<[string, string, unknown, 'worker' | 'admin' | 'any']> => [
       ['POST', '/v1/tasks', { goal: 'auth' }, 'admin'],
