@@ -72,6 +72,8 @@ export class Projector {
   private readonly maxBatchMs: number;
   private readonly cache: GraphCache;
   private readonly listeners = new Set<(batch: AppliedBatch) => void>();
+  /** Listeners that read `batch.events`. */
+  private eventListeners = 0;
   private readonly onError: (error: unknown) => void;
   private waiters: Waiter[] = [];
   private applied = 0;
@@ -137,9 +139,18 @@ export class Projector {
     });
   }
 
-  onApplied(listener: (batch: AppliedBatch) => void): () => void {
+  /**
+   * Calls `listener` after each committed batch. `{ events: false }` says it never reads
+   * `batch.events`: with no listener that does, a batch keeps no decoded event alive past its
+   * application, which spares a replay most of its garbage-collection work.
+   */
+  onApplied(listener: (batch: AppliedBatch) => void, opts: { events?: boolean } = {}): () => void {
+    const wantsEvents = opts.events ?? true;
     this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    if (wantsEvents) this.eventListeners += 1;
+    return () => {
+      if (this.listeners.delete(listener) && wantsEvents) this.eventListeners -= 1;
+    };
   }
 
   /**
@@ -166,7 +177,7 @@ export class Projector {
     let unsubscribe = (): void => {};
     if (opts.onProgress) {
       const report = opts.onProgress;
-      unsubscribe = this.onApplied((batch) => report(batch.toSeq, target));
+      unsubscribe = this.onApplied((batch) => report(batch.toSeq, target), { events: false });
     }
     try {
       this.start();
@@ -204,7 +215,7 @@ export class Projector {
     // Task ids per graph: no key string or object per event, and each task is written once per batch.
     const dirtyTasks: DirtyTasks = new Map();
     const plannedGraphs = new Set<string>();
-    const events: AppliedBatch['events'] = [];
+    const events: AppliedBatch['events'] | null = this.eventListeners > 0 ? [] : null;
     let count = 0;
     const write = this.readModel.db.transaction(() => {
       for (const message of messages) {
@@ -246,7 +257,7 @@ export class Projector {
     const batch: AppliedBatch = {
       fromSeq: first.seq,
       toSeq: last.seq,
-      events,
+      events: events ?? [],
       graphs: new Set(dirtyGraphs.keys()),
       tasks,
     };
@@ -265,7 +276,7 @@ export class Projector {
     message: RawStoredMessage,
     dirtyGraphs: Map<string, GraphState>,
     dirtyTasks: DirtyTasks,
-    events: AppliedBatch['events'],
+    events: AppliedBatch['events'] | null,
     plannedGraphs: Set<string>,
   ): void {
     const { seq, subject } = message;
@@ -291,14 +302,14 @@ export class Projector {
     if (ref.kind === 'agent') {
       const next = evolveAgent(this.readModel.agents.get(ref.agentId), recorded);
       if (next) this.readModel.agents.write(next);
-      events.push(recorded);
+      events?.push(recorded);
       return;
     }
     const state = this.cache.get(ref.graphId);
     if (ref.kind === 'progress') {
       if (state?.tasks.has(ref.taskId) && event.type === 'TaskProgressed') {
         this.readModel.progress.apply(seq, event, ref.graphId, ref.taskId);
-        events.push(recorded);
+        events?.push(recorded);
       } else {
         this.readModel.skipped.record(seq, subject, event.type, 'unknown_task');
       }
@@ -317,7 +328,7 @@ export class Projector {
     }
     this.markDirty(next, applied, dirtyGraphs, dirtyTasks);
     recorded.anomaly = applied.anomaly;
-    events.push(recorded);
+    events?.push(recorded);
     if (applied.anomaly !== null) {
       this.readModel.skipped.record(seq, subject, event.type, applied.anomaly);
       return;
