@@ -33,7 +33,7 @@ export async function runAudit(input: AuditInput, deps: RunAuditDeps): Promise<A
     refine: (value) => checkAuditReport(value, input, model),
     ...(deps.signal ? { signal: deps.signal } : {}),
   });
-  return reply.value;
+  return { ...reply.value, usage: reply.usage };
 }
 
 export function checkAuditReport(

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { AppError } from '../errors.ts';
-import { GraphIdSchema, LIMITS, TaskSpecSchema } from '../protocol/index.ts';
+import { GraphIdSchema, LIMITS, TaskSpecSchema, UsageSchema } from '../protocol/index.ts';
 import { commandSchema } from './command.ts';
 import type { Decision } from './decision.ts';
 import type { GraphState } from './graph-state.ts';
@@ -14,13 +14,14 @@ export const RecordPlanSchema = commandSchema(
     tasks: z.array(TaskSpecSchema).max(LIMITS.maxTasksPerGraph),
     /** Who made the plan, e.g. `offline` or a model name. */
     planner: z.string().max(200),
+    usage: UsageSchema.optional(),
   }),
 );
 export type RecordPlan = z.infer<typeof RecordPlanSchema>;
 
 /** Records the planner's plan: the graph starts RUNNING with its roots READY. */
 export function decideRecordPlan(command: RecordPlan, state: GraphState | null): Decision | AppError {
-  const { graphId, tasks, planner } = command.data;
+  const { graphId, tasks, planner, usage } = command.data;
   const graph = requireGraph(state, graphId);
   if (graph instanceof AppError) return graph;
   const ended = refuseTerminal(graph);
@@ -38,6 +39,6 @@ export function decideRecordPlan(command: RecordPlan, state: GraphState | null):
     expectedSeq: graph.lastSeq,
     // Shared: a graph is planned once; a second planner's plan is moot whoever made it.
     msgId: `planned:${graphId}`,
-    event: { type: 'GraphPlanned', graphId, data: { tasks, planner } },
+    event: { type: 'GraphPlanned', graphId, data: { tasks, planner, ...(usage ? { usage } : {}) } },
   };
 }

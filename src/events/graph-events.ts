@@ -6,6 +6,7 @@ import {
   LIMITS,
   TaskIdSchema,
   TaskSpecSchema,
+  UsageSchema,
 } from '../protocol/index.ts';
 import { eventSchema } from './envelope.ts';
 
@@ -35,6 +36,8 @@ export const GraphPlanned = eventSchema(
     tasks: z.array(TaskSpecSchema).min(1).max(LIMITS.maxTasksPerGraph),
     /** Who made the plan, e.g. `offline` or a model name. */
     planner: z.string().max(200),
+    /** Tokens the planner's LLM calls used (zero for the offline planner); absent in older events. */
+    usage: UsageSchema.optional(),
   }),
 );
 

@@ -6,7 +6,7 @@ export function managerAgents(agents: Pick<Agents, 'plan' | 'runAudit'>): Manage
   return {
     async plan(goal, signal) {
       const outcome = await agents.plan(goal, { signal });
-      return { tasks: outcome.tasks, planner: outcome.model };
+      return { tasks: outcome.tasks, planner: outcome.model, usage: outcome.usage };
     },
     runAudit: (input, signal) => agents.runAudit(input, { signal }),
   };

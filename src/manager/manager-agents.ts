@@ -1,4 +1,4 @@
-import type { AuditReport, TaskSpec } from '../protocol/index.ts';
+import type { AuditReport, TaskSpec, Usage } from '../protocol/index.ts';
 
 /** What the auditor sees of one task: its spec and its latest completed output. */
 export interface AuditTaskInput {
@@ -17,6 +17,6 @@ export interface AuditInput {
 
 /** The LLM work the manager needs; src/agents provides it (openai or offline), tests may stub it. */
 export interface ManagerAgents {
-  plan(goal: string, signal: AbortSignal): Promise<{ tasks: TaskSpec[]; planner: string }>;
+  plan(goal: string, signal: AbortSignal): Promise<{ tasks: TaskSpec[]; planner: string; usage?: Usage }>;
   runAudit(input: AuditInput, signal: AbortSignal): Promise<AuditReport>;
 }

@@ -76,16 +76,23 @@ export class Planner implements GraphReconciler {
         ),
       call: async (callSignal) => {
         const plan = await this.agents.plan(goal, callSignal);
-        return { tasks: validPlan(plan.tasks), planner: plan.planner.slice(0, 200) };
+        return {
+          tasks: validPlan(plan.tasks),
+          planner: plan.planner.slice(0, 200),
+          ...(plan.usage ? { usage: plan.usage } : {}),
+        };
       },
     });
     switch (outcome.kind) {
       case 'lost':
         return;
       case 'done': {
-        const { tasks, planner } = outcome.value;
+        const { tasks, planner, usage } = outcome.value;
         const recorded = await rt.command(graphId, (state, metadata) =>
-          decideRecordPlan({ type: 'RecordPlan', data: { graphId, tasks, planner }, metadata }, state),
+          decideRecordPlan(
+            { type: 'RecordPlan', data: { graphId, tasks, planner, ...(usage ? { usage } : {}) }, metadata },
+            state,
+          ),
         );
         if (isAppError(recorded)) rt.refused(recorded, { graphId }, 'RecordPlan');
         else rt.log.info({ graphId, tasks: tasks.length, planner, seq: recorded.seq }, 'graph planned');

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { LIMITS } from './limits.ts';
+import { UsageSchema } from './result.ts';
 
 export const ReworkSuggestionSchema = z.object({
   taskId: z.string().min(1).max(64),
@@ -18,5 +19,7 @@ export const AuditReportSchema = z.object({
   /** Which auditor produced it (`offline` or a model name) and with which prompt version. */
   model: z.string().max(200).optional(),
   promptVersion: z.string().max(64).optional(),
+  /** Tokens the audit's LLM calls used (corrective retries included); absent for the offline auditor. */
+  usage: UsageSchema.optional(),
 });
 export type AuditReport = z.infer<typeof AuditReportSchema>;

@@ -72,12 +72,13 @@ describe('runAudit', () => {
   describe('through an OpenAI-compatible endpoint', () => {
     describe('when the model flags the bad task', () => {
       it('returns an AuditReport whose rework_suggestions name it', async () => {
-        server.enqueue(jsonReply(failedReport('budget')));
+        server.enqueue(jsonReply(failedReport('budget'), { prompt_tokens: 120, completion_tokens: 30 }));
         const report = await llmAgents().runAudit(knownBad);
         expect(report).toEqual({
           ...failedReport('budget'),
           model: 'auditor-model',
           promptVersion: expect.any(String),
+          usage: { promptTokens: 120, completionTokens: 30, totalTokens: 150 },
         });
         const body = server.requests[0]!.body!;
         expect(body.model).toBe('auditor-model');

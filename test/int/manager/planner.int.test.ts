@@ -34,7 +34,8 @@ describe('Planner', () => {
 
   describe('when a goal graph is submitted', () => {
     it('plans it once and the graph runs with its roots READY', async () => {
-      const agents = stubAgents({ plan: async () => ({ tasks: PLAN, planner: 'stub-planner' }) });
+      const usage = { promptTokens: 200, completionTokens: 50, totalTokens: 250 };
+      const agents = stubAgents({ plan: async () => ({ tasks: PLAN, planner: 'stub-planner', usage }) });
       const manager = cluster.startManager(ctx, { agents, ...fast });
       try {
         const graphId = await submitGraph(ctx, { goal: 'write a report' });
@@ -42,7 +43,7 @@ describe('Planner', () => {
         expect([...planned.tasks.keys()]).toEqual(['research', 'write', '_synthesis']);
         expect(planned.tasks.get('research')?.status).toBe('READY');
         const [event] = await eventsOf(ctx, graphId, 'GraphPlanned');
-        expect(event).toMatchObject({ actor: 'system:manager', data: { planner: 'stub-planner' } });
+        expect(event).toMatchObject({ actor: 'system:manager', data: { planner: 'stub-planner', usage } });
         expect(await eventsOf(ctx, graphId, 'PlanningStarted')).toHaveLength(1);
         expect(agents.planCalls).toEqual(['write a report']);
       } finally {
