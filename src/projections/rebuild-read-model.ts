@@ -27,6 +27,8 @@ export async function rebuildReadModel(
   const failed = new Promise<never>((_, reject) => {
     fail = reject;
   });
+  // An error after the replay finished (before stop) has no one left to tell: not an unhandled rejection.
+  failed.catch(() => {});
   const projector = new Projector({
     readModel,
     source,
