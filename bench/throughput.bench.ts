@@ -4,11 +4,16 @@
  * and 8 worker processes with concurrency 1 — and BullMQ processing 20,000 no-op jobs in the same two
  * shapes (Redis at REDIS_URL, else a spawned redis-server with appendonly everysec). Prints JSON.
  *
- * Env: BENCH_TASKS (default 20000), NATS_URL (else a private nats-server), REDIS_URL.
+ * Besides tasks/s it reports the CPU each side spent per task (ms): AM server, nats-server and the
+ * worker processes; BullMQ's workers and redis-server. CPU per task is steadier than tasks/s on a
+ * shared machine and says where the time goes.
+ *
+ * Env: BENCH_TASKS (default 20000), BENCH_TRANSPORTS (http,nats), BENCH_SHAPES (1x8,8x1),
+ * BENCH_BULLMQ=0 skips BullMQ, NATS_URL (else a private nats-server), REDIS_URL.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -21,15 +26,27 @@ import { findFreePort, startNatsServerProcess } from '../src/store/nats-server-p
 
 const TASKS = Number(process.env.BENCH_TASKS ?? 20_000);
 const GRAPH_SIZE = 500;
-const SHAPES = [
-  { name: '1 process x concurrency 8', processes: 1, concurrency: 8 },
-  { name: '8 processes x concurrency 1', processes: 8, concurrency: 1 },
+const ALL_SHAPES = [
+  { key: '1x8', name: '1 process x concurrency 8', processes: 1, concurrency: 8 },
+  { key: '8x1', name: '8 processes x concurrency 1', processes: 8, concurrency: 1 },
 ] as const;
+type Shape = (typeof ALL_SHAPES)[number];
+const SHAPE_KEYS = (process.env.BENCH_SHAPES ?? '1x8,8x1').split(',');
+const SHAPES = ALL_SHAPES.filter((shape) => SHAPE_KEYS.includes(shape.key));
+const WITH_BULLMQ = process.env.BENCH_BULLMQ !== '0';
 /** BENCH_TRANSPORTS=nats (or http) runs one transport only. */
 const TRANSPORTS = (process.env.BENCH_TRANSPORTS ?? 'http,nats')
   .split(',')
   .filter((t): t is 'http' | 'nats' => t === 'http' || t === 'nats');
 const ROOT = join(import.meta.dirname, '..');
+
+interface RunFigures {
+  tasksPerSec: number;
+  /** Events per projector transaction (AM only). */
+  eventsPerCommit?: number;
+  /** CPU milliseconds per task, by process kind. */
+  cpuMsPerTask: Record<string, number>;
+}
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'am-bench-throughput-'));
@@ -58,25 +75,39 @@ async function main(): Promise<void> {
       runAudit: () => Promise.reject(new Error('no auditor in the benchmark')),
     },
   });
-  const redis = process.env.REDIS_URL ? null : await startRedis(dir);
-  const redisUrl = process.env.REDIS_URL ?? redis!.url;
+  const redis = !WITH_BULLMQ || process.env.REDIS_URL ? null : await startRedis(dir);
+  const redisUrl = process.env.REDIS_URL ?? redis?.url ?? '';
   try {
     const worker = await api<{ token: string }>(server.url, adminToken, 'POST', '/v1/agents', {
       agentId: `bench-${suffix}`,
       role: 'worker',
     });
-    const am: Record<string, Record<string, number>> = { http: {}, nats: {} };
+    const am: Record<string, Record<string, RunFigures>> = {};
     for (const transport of TRANSPORTS) {
+      am[transport] = {};
       for (const shape of SHAPES) {
-        am[transport]![shape.name] = await runAm(server, adminToken, worker.token, natsUrl, transport, shape);
+        am[transport][shape.name] = await runAm(
+          server,
+          adminToken,
+          worker.token,
+          natsUrl,
+          transport,
+          shape,
+          nats?.pid,
+        );
       }
     }
-    const bullmq: Record<string, number> = {};
-    for (const shape of SHAPES) bullmq[shape.name] = await runBullmq(redisUrl, shape);
-    const ratios: Record<string, Record<string, number>> = { http: {}, nats: {} };
-    for (const transport of ['http', 'nats'] as const) {
+    const bullmq: Record<string, RunFigures> = {};
+    if (WITH_BULLMQ)
+      for (const shape of SHAPES) bullmq[shape.name] = await runBullmq(redisUrl, shape, redis?.pid);
+    const ratios: Record<string, Record<string, number>> = {};
+    for (const transport of TRANSPORTS) {
+      ratios[transport] = {};
       for (const shape of SHAPES) {
-        ratios[transport]![shape.name] = round(am[transport]![shape.name]! / bullmq[shape.name]!, 3);
+        const theirs = bullmq[shape.name]?.tasksPerSec;
+        const ours = am[transport]?.[shape.name]?.tasksPerSec;
+        if (theirs !== undefined && ours !== undefined)
+          ratios[transport][shape.name] = round(ours / theirs, 3);
       }
     }
     const report = {
@@ -84,8 +115,20 @@ async function main(): Promise<void> {
       tasks: TASKS,
       graphSize: GRAPH_SIZE,
       nats: process.env.NATS_URL ? 'external' : 'private nats-server',
-      redis: process.env.REDIS_URL ? 'external' : 'spawned redis-server (appendonly everysec)',
-      tasksPerSec: { am, bullmq },
+      redis: !WITH_BULLMQ
+        ? 'skipped'
+        : process.env.REDIS_URL
+          ? 'external'
+          : 'spawned redis-server (appendonly everysec)',
+      tasksPerSec: {
+        am: mapValues(am, (byShape) => mapValues(byShape, (f) => f.tasksPerSec)),
+        bullmq: mapValues(bullmq, (f) => f.tasksPerSec),
+      },
+      eventsPerProjectorCommit: mapValues(am, (byShape) => mapValues(byShape, (f) => f.eventsPerCommit)),
+      cpuMsPerTask: {
+        am: mapValues(am, (byShape) => mapValues(byShape, (f) => f.cpuMsPerTask)),
+        bullmq: mapValues(bullmq, (f) => f.cpuMsPerTask),
+      },
       ratioAmToBullmq: ratios,
       target: 'AM over NATS >= 0.5x BullMQ in both shapes',
     };
@@ -104,8 +147,9 @@ async function runAm(
   workerToken: string,
   natsUrl: string,
   transport: 'http' | 'nats',
-  shape: (typeof SHAPES)[number],
-): Promise<number> {
+  shape: Shape,
+  natsPid: number | undefined,
+): Promise<RunFigures> {
   const workers = await spawnAll(shape.processes, 'bench/support/noop-worker.ts', {
     AM_URL: server.url,
     AM_TOKEN: workerToken,
@@ -113,7 +157,22 @@ async function runAm(
     BENCH_TRANSPORT: transport,
     BENCH_CONCURRENCY: String(shape.concurrency),
   });
-  const graphIds: string[] = [];
+  // Counted from the projector's batches: polling SQL for it would load the server being measured.
+  let completed = 0;
+  let commits = 0;
+  let events = 0;
+  let finished: () => void = () => {};
+  const allDone = new Promise<void>((resolve) => {
+    finished = resolve;
+  });
+  const stopCounting = server.node.ctx.projector.onApplied((batch) => {
+    commits += 1;
+    events += batch.events.length;
+    for (const { event } of batch.events) if (event.type === 'TaskCompleted') completed += 1;
+    if (completed >= TASKS) finished();
+  });
+  const serverCpu = process.cpuUsage();
+  const natsCpu = natsPid === undefined ? null : processCpuMs(natsPid);
   const startedAt = performance.now();
   for (let submitted = 0; submitted < TASKS; submitted += GRAPH_SIZE) {
     const size = Math.min(GRAPH_SIZE, TASKS - submitted);
@@ -122,25 +181,30 @@ async function runAm(
       title: `no-op ${i}`,
       instructions: 'nothing',
     }));
-    const reply = await api<{ graphId: string }>(server.url, adminToken, 'POST', '/v1/tasks', {
+    await api<{ graphId: string }>(server.url, adminToken, 'POST', '/v1/tasks', {
       goal: 'throughput',
       tasks,
     });
-    graphIds.push(reply.graphId);
   }
-  const db = server.node.ctx.readModel.db;
-  const placeholders = graphIds.map(() => '?').join(',');
-  const completed = db.prepare(
-    `SELECT COUNT(*) AS n FROM tasks WHERE kind = 'work' AND status = 'COMPLETED' AND graph_id IN (${placeholders})`,
+  await allDone;
+  const seconds = (performance.now() - startedAt) / 1000;
+  const serverMs = cpuMs(process.cpuUsage(serverCpu));
+  const natsMs = natsPid === undefined || natsCpu === null ? null : processCpuMs(natsPid) - natsCpu;
+  stopCounting();
+  const workerMs = await stopAll(workers);
+  const rate = round(TASKS / seconds, 0);
+  const cpuMsPerTask: Record<string, number> = {
+    amServer: round(serverMs / TASKS, 3),
+    workers: round(workerMs / TASKS, 3),
+  };
+  if (natsMs !== null) cpuMsPerTask.natsServer = round(natsMs / TASKS, 3);
+  process.stderr.write(
+    `am ${transport} ${shape.name}: ${rate} tasks/s, cpu ms/task ${JSON.stringify(cpuMsPerTask)}\n`,
   );
-  while ((completed.get(...graphIds) as { n: number }).n < TASKS) await sleep(20);
-  const rate = round(TASKS / ((performance.now() - startedAt) / 1000), 0);
-  await stopAll(workers);
-  process.stderr.write(`am ${transport} ${shape.name}: ${rate} tasks/s\n`);
-  return rate;
+  return { tasksPerSec: rate, eventsPerCommit: round(events / Math.max(1, commits), 2), cpuMsPerTask };
 }
 
-async function runBullmq(redisUrl: string, shape: (typeof SHAPES)[number]): Promise<number> {
+async function runBullmq(redisUrl: string, shape: Shape, redisPid: number | undefined): Promise<RunFigures> {
   const name = `bench-${uuidv4().slice(0, 8)}`;
   const queue = new Queue(name, { connection: { url: redisUrl } });
   const workers = await spawnAll(shape.processes, 'bench/support/bullmq-worker.ts', {
@@ -148,18 +212,42 @@ async function runBullmq(redisUrl: string, shape: (typeof SHAPES)[number]): Prom
     BENCH_QUEUE: name,
     BENCH_CONCURRENCY: String(shape.concurrency),
   });
+  const redisCpu = redisPid === undefined ? null : processCpuMs(redisPid);
   const startedAt = performance.now();
   for (let added = 0; added < TASKS; added += 1_000) {
     const size = Math.min(1_000, TASKS - added);
     await queue.addBulk(Array.from({ length: size }, (_, i) => ({ name: 'noop', data: { i: added + i } })));
   }
   while ((await queue.getCompletedCount()) < TASKS) await sleep(20);
-  const rate = round(TASKS / ((performance.now() - startedAt) / 1000), 0);
-  await stopAll(workers);
-  process.stderr.write(`bullmq ${shape.name}: ${rate} jobs/s\n`);
+  const seconds = (performance.now() - startedAt) / 1000;
+  const redisMs = redisPid === undefined || redisCpu === null ? null : processCpuMs(redisPid) - redisCpu;
+  const workerMs = await stopAll(workers);
+  const rate = round(TASKS / seconds, 0);
+  const cpuMsPerTask: Record<string, number> = { workers: round(workerMs / TASKS, 3) };
+  if (redisMs !== null) cpuMsPerTask.redisServer = round(redisMs / TASKS, 3);
+  process.stderr.write(`bullmq ${shape.name}: ${rate} jobs/s, cpu ms/job ${JSON.stringify(cpuMsPerTask)}\n`);
   await queue.obliterate({ force: true });
   await queue.close();
-  return rate;
+  return { tasksPerSec: rate, cpuMsPerTask };
+}
+
+/** CPU (user + system) a process has used so far, from /proc (Linux; clock ticks of 10 ms). */
+function processCpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+function cpuMs(usage: NodeJS.CpuUsage): number {
+  return (usage.user + usage.system) / 1000;
+}
+
+function mapValues<T, U>(record: Record<string, T>, fn: (value: T) => U): Record<string, U> {
+  return Object.fromEntries(Object.entries(record).map(([key, value]) => [key, fn(value)]));
 }
 
 async function spawnAll(count: number, script: string, env: Record<string, string>): Promise<ChildProcess[]> {
@@ -174,14 +262,22 @@ async function spawnAll(count: number, script: string, env: Record<string, strin
   return children;
 }
 
-async function stopAll(children: ChildProcess[]): Promise<void> {
-  await Promise.all(
+/** Stops the workers; resolves with the CPU milliseconds they reported using while running. */
+async function stopAll(children: ChildProcess[]): Promise<number> {
+  const reported = await Promise.all(
     children.map(async (child) => {
-      if (child.exitCode !== null) return;
+      if (child.exitCode !== null) return 0;
+      let output = '';
+      child.stdout?.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+      });
       child.kill('SIGTERM');
       await once(child, 'exit');
+      const match = /^cpu ([\d.]+)$/m.exec(output);
+      return match ? Number(match[1]) : Number.NaN;
     }),
   );
+  return reported.reduce((sum, ms) => sum + ms, 0);
 }
 
 function waitForLine(child: ChildProcess, line: string): Promise<void> {
@@ -195,7 +291,9 @@ function waitForLine(child: ChildProcess, line: string): Promise<void> {
   });
 }
 
-async function startRedis(dir: string): Promise<{ url: string; stop(): Promise<void> }> {
+async function startRedis(
+  dir: string,
+): Promise<{ url: string; pid: number | undefined; stop(): Promise<void> }> {
   const port = await findFreePort();
   const child = spawn(
     'redis-server',
@@ -223,6 +321,7 @@ async function startRedis(dir: string): Promise<{ url: string; stop(): Promise<v
   });
   return {
     url: `redis://127.0.0.1:${port}`,
+    pid: child.pid,
     async stop() {
       child.kill('SIGTERM');
       await once(child, 'exit');

@@ -1,6 +1,6 @@
 /**
  * A BullMQ worker process for the throughput benchmark: no-op jobs, `BENCH_CONCURRENCY` at once.
- * Env: REDIS_URL, BENCH_QUEUE, BENCH_CONCURRENCY. Exits on SIGTERM. Completed jobs are kept: the
+ * Env: REDIS_URL, BENCH_QUEUE, BENCH_CONCURRENCY. Prints `cpu <ms used since ready>` and exits on SIGTERM. Completed jobs are kept: the
  * benchmark counts them.
  */
 import { Worker } from 'bullmq';
@@ -12,7 +12,12 @@ const worker = new Worker(process.env.BENCH_QUEUE ?? 'bench', async () => 'ok', 
 });
 worker.on('error', (error) => process.stderr.write(`bullmq worker: ${error.message}\n`));
 await worker.waitUntilReady();
+const cpuAtReady = process.cpuUsage();
 process.stdout.write('ready\n');
 process.on('SIGTERM', () => {
-  void worker.close().then(() => process.exit(0));
+  const cpu = process.cpuUsage(cpuAtReady);
+  void worker.close().then(() => {
+    process.stdout.write(`cpu ${(cpu.user + cpu.system) / 1000}\n`);
+    process.exit(0);
+  });
 });

@@ -1,7 +1,7 @@
 /**
  * A worker process for the throughput benchmark: no-op tasks (the output is the task id), through the
  * real worker client. Env: AM_URL, AM_TOKEN, NATS_URL, BENCH_TRANSPORT (http|nats), BENCH_CONCURRENCY.
- * Prints `done <completed>` and exits on SIGTERM.
+ * Prints `done <completed>` and `cpu <ms used since ready>` and exits on SIGTERM.
  */
 
 import { HttpTransport } from '../../src/worker/http-transport.ts';
@@ -26,10 +26,12 @@ const worker = createWorker(
   },
 );
 worker.start();
+const cpuAtReady = process.cpuUsage();
 process.stdout.write('ready\n');
 process.on('SIGTERM', () => {
+  const cpu = process.cpuUsage(cpuAtReady);
   void worker.stop().then(() => {
-    process.stdout.write(`done ${worker.stats.completed}\n`);
+    process.stdout.write(`done ${worker.stats.completed}\ncpu ${(cpu.user + cpu.system) / 1000}\n`);
     process.exit(0);
   });
 });

@@ -10,13 +10,15 @@ import {
   jetstream,
   jetstreamManager,
 } from '@nats-io/jetstream';
+import { headers as natsHeaders } from '@nats-io/nats-core';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { AppError, StreamSequenceConflict } from '../errors.ts';
 import { type DomainEvent, decodeEvent, encodeEvent, Subjects } from '../events/index.ts';
+import { NatsRequestMux } from '../nats-request-mux.ts';
 import { LIMITS } from '../protocol/limits.ts';
 import { ConnectionWatch } from './connection-watch.ts';
 import { ensureStream } from './ensure-stream.ts';
-import { toStoreError } from './store-errors.ts';
+import { JetStreamPublishError, toStoreError } from './store-errors.ts';
 import type { StoreSettings } from './stream-settings.ts';
 
 export interface AppendRequest {
@@ -88,10 +90,12 @@ export class EventStore {
   readonly #js: JetStreamClient;
   readonly #jsm: JetStreamManager;
   readonly #watch: ConnectionWatch;
+  readonly #requests: NatsRequestMux;
 
   private constructor(nc: NatsConnection, jsm: JetStreamManager, settings: StoreSettings) {
     this.#nc = nc;
     this.#js = jetstream(nc);
+    this.#requests = new NatsRequestMux(nc);
     this.#jsm = jsm;
     this.settings = Object.freeze({ ...settings });
     this.subjects = new Subjects(settings.subjectPrefix);
@@ -131,19 +135,18 @@ export class EventStore {
         { details: { bytes: data.byteLength, maxBytes: LIMITS.maxEventBytes, type: req.event.type } },
       );
     }
-    const options = {
-      msgID: req.msgId,
-      ...(req.expectedLastSubjectSeq === null
-        ? {}
-        : { expect: { lastSubjectSequence: req.expectedLastSubjectSeq } }),
-    };
+    const h = natsHeaders();
+    h.set('Nats-Msg-Id', req.msgId);
+    if (req.expectedLastSubjectSeq !== null) {
+      h.set('Nats-Expected-Last-Subject-Sequence', String(req.expectedLastSubjectSeq));
+    }
     try {
       // Resending after a reconnect is safe: the msgID stores it at most once, and if the first send was
       // stored the answer is `duplicate` with its sequence.
-      const ack = await this.#resilient(`append to ${req.subject}`, req.timeoutMs ?? 5000, (timeout) =>
-        this.#js.publish(req.subject, data, { ...options, timeout }),
+      const reply = await this.#resilient(`append to ${req.subject}`, req.timeoutMs ?? 5000, (timeout) =>
+        this.#requests.request(req.subject, data, { timeoutMs: timeout, headers: h }),
       );
-      return { seq: ack.seq, duplicate: ack.duplicate };
+      return parsePubAck(reply.data);
     } catch (error) {
       const actual = wrongLastSequence(error);
       if (actual !== null && req.expectedLastSubjectSeq !== null) {
@@ -257,6 +260,7 @@ export class EventStore {
   /** Stops following the connection's status; the connection itself belongs to the caller. */
   async close(): Promise<void> {
     this.#watch.stop();
+    this.#requests.close();
   }
 
   #orderedConsumer(filter: string, fromSeq: number): Promise<Consumer> {
@@ -365,12 +369,37 @@ function toTrailEntry(m: JsMsg): TrailEntry {
     : { seq: m.seq, subject: m.subject, at, error: decoded.reason };
 }
 
+const decoder = new TextDecoder();
+
+/** A publish ack: `{ stream, seq, duplicate? }`, or `{ error: { code, err_code, description } }`. */
+function parsePubAck(data: Uint8Array): AppendResult {
+  let ack: { stream?: unknown; seq?: unknown; duplicate?: unknown; error?: unknown };
+  try {
+    ack = JSON.parse(decoder.decode(data)) as typeof ack;
+  } catch {
+    throw new JetStreamPublishError(0, 0, 'the publish ack is not JSON');
+  }
+  if (typeof ack.error === 'object' && ack.error !== null) {
+    const { code, err_code: errCode, description } = ack.error as Record<string, unknown>;
+    throw new JetStreamPublishError(
+      typeof code === 'number' ? code : 0,
+      typeof errCode === 'number' ? errCode : 0,
+      typeof description === 'string' ? description : 'JetStream refused the publish',
+    );
+  }
+  if (typeof ack.stream !== 'string' || ack.stream === '' || typeof ack.seq !== 'number') {
+    throw new JetStreamPublishError(0, 0, 'invalid publish ack');
+  }
+  return { seq: ack.seq, duplicate: ack.duplicate === true };
+}
+
 /** JetStream 10071 "wrong last sequence: N" → N; null for any other error. */
 function wrongLastSequence(error: unknown): number | null {
-  if (!(error instanceof JetStreamApiError) || error.code !== JetStreamApiCodes.StreamWrongLastSequence) {
-    return null;
-  }
-  const match = /wrong last sequence: (\d+)/.exec(error.message);
+  const isWrongLastSeq =
+    (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamWrongLastSequence) ||
+    (error instanceof JetStreamPublishError && error.errCode === JetStreamApiCodes.StreamWrongLastSequence);
+  if (!isWrongLastSeq) return null;
+  const match = /wrong last sequence: (\d+)/.exec((error as Error).message);
   return match?.[1] === undefined ? null : Number(match[1]);
 }
 

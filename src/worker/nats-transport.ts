@@ -1,5 +1,6 @@
 import { type NatsConnection, headers as natsHeaders } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
+import { NatsRequestMux } from '../nats-request-mux.ts';
 import type {
   ClaimReply,
   ClaimRequest,
@@ -31,17 +32,23 @@ export interface NatsTransportOptions {
   name?: string;
 }
 
+const decoder = new TextDecoder();
+
 /** The worker's NATS transport: request/reply on `am.cmd.v1.<Operation>` plus READY hints, no polling. */
 export class NatsTransport implements WorkerTransport {
   readonly kind = 'nats' as const;
   private readonly prefix: string;
   private readonly hintListeners = new Set<() => void>();
+  private readonly requests: NatsRequestMux;
+  private readonly authorization: string;
 
   private constructor(
     private readonly nc: NatsConnection,
     private readonly opts: NatsTransportOptions,
   ) {
     this.prefix = opts.commandPrefix ?? 'am.cmd.v1';
+    this.requests = new NatsRequestMux(nc);
+    this.authorization = `Bearer ${opts.token}`;
   }
 
   static async connect(opts: NatsTransportOptions): Promise<NatsTransport> {
@@ -130,6 +137,7 @@ export class NatsTransport implements WorkerTransport {
 
   /** Closes at once: by now every result is acknowledged; draining would wait out abandoned long-polls. */
   async close(): Promise<void> {
+    this.requests.close();
     if (!this.nc.isClosed()) await this.nc.close();
   }
 
@@ -143,11 +151,11 @@ export class NatsTransport implements WorkerTransport {
 
   private async request<T>(operation: string, body: unknown, extraTimeoutMs = 0): Promise<T> {
     const h = natsHeaders();
-    h.set('authorization', `Bearer ${this.opts.token}`);
+    h.set('authorization', this.authorization);
     let raw: Uint8Array;
     try {
-      const msg = await this.nc.request(`${this.prefix}.${operation}`, JSON.stringify(body), {
-        timeout: (this.opts.timeoutMs ?? 10_000) + extraTimeoutMs,
+      const msg = await this.requests.request(`${this.prefix}.${operation}`, JSON.stringify(body), {
+        timeoutMs: (this.opts.timeoutMs ?? 10_000) + extraTimeoutMs,
         headers: h,
       });
       raw = msg.data;
@@ -156,7 +164,7 @@ export class NatsTransport implements WorkerTransport {
         cause: error,
       });
     }
-    const reply = JSON.parse(new TextDecoder().decode(raw)) as CommandReply<T>;
+    const reply = JSON.parse(decoder.decode(raw)) as CommandReply<T>;
     if (reply.ok) return reply.data;
     const { retryAfterSec } = reply.error;
     throw new WorkerApiError(

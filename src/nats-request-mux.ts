@@ -1,0 +1,149 @@
+import {
+  createInbox,
+  type Msg,
+  type MsgHdrs,
+  type NatsConnection,
+  type Subscription,
+} from '@nats-io/nats-core';
+
+/** A request got no reply within its timeout. */
+export class NatsRequestTimeoutError extends Error {
+  override readonly name = 'TimeoutError';
+  constructor(subject: string, timeoutMs: number) {
+    super(`no reply on ${subject} within ${timeoutMs} ms`);
+  }
+}
+
+/** Nobody subscribes to the subject (the server answered 503 at once). */
+export class NatsNoRespondersError extends Error {
+  override readonly name = 'NoRespondersError';
+  constructor(subject: string) {
+    super(`no responders on ${subject}`);
+  }
+}
+
+/** The connection closed with the request still open. */
+export class NatsRequestClosedError extends Error {
+  override readonly name = 'ClosedConnectionError';
+  constructor(subject: string) {
+    super(`the connection closed before ${subject} was answered`);
+  }
+}
+
+interface PendingRequest {
+  subject: string;
+  deadline: number;
+  timeoutMs: number;
+  resolve: (msg: Msg) => void;
+  reject: (error: Error) => void;
+}
+
+/** How often timed-out requests are swept. Timeouts are this coarse; ours are seconds long. */
+const SWEEP_MS = 50;
+
+/**
+ * Request/reply over one wildcard inbox subscription, for the hot paths (JetStream appends, worker
+ * commands). nats.js's own `request()` builds two Error objects per call (for async stack traces, and
+ * a "cancelled" rejection of an already-settled promise) plus a timer each; at thousands of requests a
+ * second that was about a tenth of the AM server's CPU. Here a request is a map entry and a publish;
+ * one coarse interval sweeps deadlines while anything is open.
+ */
+export class NatsRequestMux {
+  readonly #nc: NatsConnection;
+  readonly #prefix: string;
+  readonly #sub: Subscription;
+  readonly #pending = new Map<string, PendingRequest>();
+  #next = 0;
+  #sweeper: NodeJS.Timeout | null = null;
+
+  constructor(nc: NatsConnection, inboxPrefix?: string) {
+    this.#nc = nc;
+    this.#prefix = `${createInbox(inboxPrefix)}.`;
+    this.#sub = nc.subscribe(`${this.#prefix}*`, { callback: (error, msg) => this.#onReply(error, msg) });
+    void nc.closed().then(() => this.#failAll());
+  }
+
+  /** Requests in flight. */
+  get pending(): number {
+    return this.#pending.size;
+  }
+
+  /** Publishes `data` to `subject` and resolves with the first reply, or rejects after `timeoutMs`. */
+  request(
+    subject: string,
+    data: Uint8Array | string,
+    opts: { timeoutMs: number; headers?: MsgHdrs },
+  ): Promise<Msg> {
+    const token = (this.#next++).toString(36);
+    return new Promise<Msg>((resolve, reject) => {
+      if (this.#sub.isClosed()) {
+        reject(new NatsRequestClosedError(subject));
+        return;
+      }
+      this.#pending.set(token, {
+        subject,
+        deadline: Date.now() + opts.timeoutMs,
+        timeoutMs: opts.timeoutMs,
+        resolve,
+        reject,
+      });
+      this.#startSweeping();
+      try {
+        this.#nc.publish(subject, data, {
+          reply: this.#prefix + token,
+          ...(opts.headers === undefined ? {} : { headers: opts.headers }),
+        });
+      } catch (error) {
+        this.#pending.delete(token);
+        reject(error instanceof Error ? error : new Error(String(error)));
+      }
+    });
+  }
+
+  /** Fails what is still open and stops listening. The connection belongs to the caller. */
+  close(): void {
+    this.#failAll();
+    if (!this.#sub.isClosed()) this.#sub.unsubscribe();
+  }
+
+  #onReply(error: Error | null, msg: Msg): void {
+    const token = msg.subject.slice(this.#prefix.length);
+    const request = this.#pending.get(token);
+    if (request === undefined) return;
+    this.#pending.delete(token);
+    if (error !== null) request.reject(error);
+    else if (msg.data.length === 0 && msg.headers?.code === 503)
+      request.reject(new NatsNoRespondersError(request.subject));
+    else request.resolve(msg);
+  }
+
+  #startSweeping(): void {
+    if (this.#sweeper !== null) return;
+    this.#sweeper = setInterval(() => this.#sweep(), SWEEP_MS);
+    this.#sweeper.unref();
+  }
+
+  #sweep(): void {
+    const now = Date.now();
+    for (const [token, request] of this.#pending) {
+      if (request.deadline > now) continue;
+      this.#pending.delete(token);
+      request.reject(new NatsRequestTimeoutError(request.subject, request.timeoutMs));
+    }
+    if (this.#pending.size === 0 && this.#sweeper !== null) {
+      clearInterval(this.#sweeper);
+      this.#sweeper = null;
+    }
+  }
+
+  #failAll(): void {
+    for (const [token, request] of this.#pending) {
+      this.#pending.delete(token);
+      request.reject(new NatsRequestClosedError(request.subject));
+    }
+    if (this.#sweeper !== null) {
+      clearInterval(this.#sweeper);
+      this.#sweeper = null;
+    }
+  }
+}
