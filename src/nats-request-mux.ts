@@ -47,6 +47,10 @@ const SWEEP_MS = 50;
  * a "cancelled" rejection of an already-settled promise) plus a timer each; at thousands of requests a
  * second that was about a tenth of the AM server's CPU. Here a request is a map entry and a publish;
  * one coarse interval sweeps deadlines while anything is open.
+ *
+ * Requests made during one turn of the event loop are published together at its end (setImmediate):
+ * nats.js writes to the socket once per microtask flush, and a loopback write costs tens of
+ * microseconds, so the appends of all the commands a socket read delivered leave in one write.
  */
 export class NatsRequestMux {
   readonly #nc: NatsConnection;
@@ -55,6 +59,8 @@ export class NatsRequestMux {
   readonly #pending = new Map<string, PendingRequest>();
   #next = 0;
   #sweeper: NodeJS.Timeout | null = null;
+  #outbox: Array<{ subject: string; data: Uint8Array | string; reply: string; headers?: MsgHdrs }> = [];
+  #flushScheduled = false;
 
   constructor(nc: NatsConnection, inboxPrefix?: string) {
     this.#nc = nc;
@@ -88,16 +94,36 @@ export class NatsRequestMux {
         reject,
       });
       this.#startSweeping();
-      try {
-        this.#nc.publish(subject, data, {
-          reply: this.#prefix + token,
-          ...(opts.headers === undefined ? {} : { headers: opts.headers }),
-        });
-      } catch (error) {
-        this.#pending.delete(token);
-        reject(error instanceof Error ? error : new Error(String(error)));
+      this.#outbox.push({
+        subject,
+        data,
+        reply: this.#prefix + token,
+        ...(opts.headers === undefined ? {} : { headers: opts.headers }),
+      });
+      if (!this.#flushScheduled) {
+        this.#flushScheduled = true;
+        setImmediate(() => this.#flush());
       }
     });
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    const outbox = this.#outbox;
+    this.#outbox = [];
+    for (const message of outbox) {
+      try {
+        this.#nc.publish(message.subject, message.data, {
+          reply: message.reply,
+          ...(message.headers === undefined ? {} : { headers: message.headers }),
+        });
+      } catch (error) {
+        const token = message.reply.slice(this.#prefix.length);
+        const request = this.#pending.get(token);
+        this.#pending.delete(token);
+        request?.reject(error instanceof Error ? error : new Error(String(error)));
+      }
+    }
   }
 
   /** Fails what is still open and stops listening. The connection belongs to the caller. */

@@ -11,10 +11,12 @@ import type {
   ProgressRequest,
   ReleaseRequest,
   SeqReply,
+  SubmitResultReply,
   SubmitResultRequest,
 } from '../protocol/index.ts';
 import { SubmitResultRequestSchema } from '../protocol/index.ts';
 import type { AppContext } from './app-context.ts';
+import { claimTask } from './claim-operations.ts';
 import type { Principal } from './principal.ts';
 import { runGraphCommand } from './run-command.ts';
 
@@ -136,13 +138,56 @@ export async function releaseTask(
   return { seq: outcome.seq };
 }
 
-/** SubmitResult: completed, or failed (retryable or not). The same submission repeated gets the same seq. */
+/**
+ * SubmitResult: completed, or failed (retryable or not). The same submission repeated gets the same seq.
+ * With `next`, the claim of another task runs beside the result's append (different aggregates, so the
+ * two appends leave together); a claim made for a result that is then refused is released at once.
+ */
 export async function submitResult(
   ctx: AppContext,
   principal: Principal,
   input: SubmitResultRequest,
-): Promise<SeqReply> {
+): Promise<SubmitResultReply> {
   const body = SubmitResultRequestSchema.parse(input);
+  if (body.next === undefined) return appendResult(ctx, principal, body);
+  const next = body.next;
+  const [result, claimed] = await Promise.allSettled([
+    appendResult(ctx, principal, body),
+    claimTask(ctx, principal, {
+      requestId: next.requestId,
+      waitMs: 0,
+      ...(next.capabilities === undefined ? {} : { capabilities: next.capabilities }),
+    }),
+  ]);
+  if (result.status === 'rejected') {
+    if (claimed.status === 'fulfilled' && claimed.value !== null) {
+      const { task, claimToken } = claimed.value;
+      await releaseTask(ctx, principal, task.id, {
+        graphId: task.graphId,
+        claimToken,
+        reason: 'claimed beside a result that was refused',
+      }).catch((error: unknown) => {
+        // Its lease expires and the task is offered again.
+        ctx.log.warn(
+          { err: error, graphId: task.graphId, taskId: task.id },
+          'could not release a next claim',
+        );
+      });
+    }
+    throw result.reason;
+  }
+  if (claimed.status === 'rejected') {
+    // The result stands; the worker claims the usual way and meets whatever failed there.
+    ctx.log.debug({ err: claimed.reason }, 'the next claim of a result failed');
+  }
+  return { seq: result.value.seq, next: claimed.status === 'fulfilled' ? claimed.value : null };
+}
+
+async function appendResult(
+  ctx: AppContext,
+  principal: Principal,
+  body: ReturnType<typeof SubmitResultRequestSchema.parse>,
+): Promise<SeqReply> {
   await untilClaimApplied(ctx, body.claimToken);
   const outcome = await runGraphCommand(ctx, principal.agentId, body.graphId, (state, metadata) =>
     decideSubmitResult(

@@ -88,6 +88,16 @@ export const ReleaseRequestSchema = z.strictObject({
 });
 export type ReleaseRequest = z.infer<typeof ReleaseRequestSchema>;
 
+/**
+ * `next` of a result: claim another task in the same round trip (as BullMQ hands out the next job when
+ * one completes). It never long-polls; an empty queue answers `next: null`.
+ */
+export const NextClaimRequestSchema = z.strictObject({
+  requestId: RequestIdField,
+  capabilities: z.array(CapabilityField).max(64).optional(),
+});
+export type NextClaimRequest = z.infer<typeof NextClaimRequestSchema>;
+
 /** POST /v1/results — SubmitResult. */
 export const SubmitResultRequestSchema = z
   .strictObject({
@@ -101,6 +111,7 @@ export const SubmitResultRequestSchema = z
     model: z.string().max(200).optional(),
     promptVersion: z.string().max(64).optional(),
     error: TaskErrorSchema.optional(),
+    next: NextClaimRequestSchema.optional(),
   })
   .refine((body) => body.status !== 'completed' || body.output !== undefined, {
     message: 'output is required when status is completed',
@@ -109,6 +120,11 @@ export const SubmitResultRequestSchema = z
 export type SubmitResultRequest = z.input<typeof SubmitResultRequestSchema>;
 export const SeqReplySchema = z.object({ seq: z.number().int() });
 export type SeqReply = z.infer<typeof SeqReplySchema>;
+export const SubmitResultReplySchema = SeqReplySchema.extend({
+  /** Only when the request asked for `next`: the task claimed for it, or null when none was READY. */
+  next: ClaimReplySchema.nullable().optional(),
+});
+export type SubmitResultReply = z.infer<typeof SubmitResultReplySchema>;
 
 /** GET /v1/graphs */
 export const ListGraphsQuerySchema = z.strictObject({

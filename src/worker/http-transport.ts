@@ -6,6 +6,7 @@ import type {
   ProgressRequest,
   ReleaseRequest,
   SeqReply,
+  SubmitResultReply,
   SubmitResultRequest,
 } from '../protocol/index.ts';
 import { withRetry } from './retry.ts';
@@ -55,8 +56,8 @@ export class HttpTransport implements WorkerTransport {
     return withRetry(() => this.post<SeqReply>(`/v1/tasks/${encodeURIComponent(taskId)}/release`, body));
   }
 
-  submitResult(body: SubmitResultRequest): Promise<SeqReply> {
-    return withRetry(() => this.post<SeqReply>('/v1/results', body), { attempts: 10 });
+  submitResult(body: SubmitResultRequest): Promise<SubmitResultReply> {
+    return withRetry(() => this.post<SubmitResultReply>('/v1/results', body), { attempts: 10 });
   }
 
   async close(): Promise<void> {}

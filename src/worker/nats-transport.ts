@@ -10,6 +10,7 @@ import type {
   ProgressRequest,
   ReleaseRequest,
   SeqReply,
+  SubmitResultReply,
   SubmitResultRequest,
 } from '../protocol/index.ts';
 import { hedgedClaim } from './hedged-claim.ts';
@@ -126,8 +127,8 @@ export class NatsTransport implements WorkerTransport {
     return withRetry(() => this.request<SeqReply>('ReleaseTask', { ...body, taskId }));
   }
 
-  submitResult(body: SubmitResultRequest): Promise<SeqReply> {
-    return withRetry(() => this.request<SeqReply>('SubmitResult', body), { attempts: 10 });
+  submitResult(body: SubmitResultRequest): Promise<SubmitResultReply> {
+    return withRetry(() => this.request<SubmitResultReply>('SubmitResult', body), { attempts: 10 });
   }
 
   onReadyHint(listener: () => void): () => void {

@@ -6,6 +6,7 @@ import type {
   ProgressRequest,
   ReleaseRequest,
   SeqReply,
+  SubmitResultReply,
   SubmitResultRequest,
 } from '../protocol/index.ts';
 
@@ -17,7 +18,7 @@ export interface WorkerTransport {
   heartbeat(taskId: string, body: HeartbeatRequest): Promise<HeartbeatReply>;
   progress(taskId: string, body: ProgressRequest): Promise<SeqReply>;
   release(taskId: string, body: ReleaseRequest): Promise<SeqReply>;
-  submitResult(body: SubmitResultRequest): Promise<SeqReply>;
+  submitResult(body: SubmitResultRequest): Promise<SubmitResultReply>;
   /** Calls back when the server hints that work is READY (NATS); returns an unsubscribe. */
   onReadyHint?(listener: () => void): () => void;
   close(): Promise<void>;

@@ -79,34 +79,41 @@ export function createWorker(handlers: WorkerHandlers, opts: WorkerOptions): Wor
 
   async function slot(): Promise<void> {
     let failures = 0;
+    // A claim handed over with the previous result (SubmitResult `next`) skips the claim round trip.
+    let handedOver: ClaimReply | null = null;
     while (!stopClaiming.signal.aborted) {
-      const requestId = uuidv4();
-      let claim: ClaimReply | null;
-      try {
-        claim = await opts.transport.claim(
-          {
-            requestId,
-            waitMs: claimWaitMs,
-            ...(opts.capabilities ? { capabilities: opts.capabilities } : {}),
-          },
-          stopClaiming.signal,
-        );
-        failures = 0;
-      } catch (error) {
-        if (stopClaiming.signal.aborted) {
-          await releaseOrphan(requestId);
-          return;
+      let claim: ClaimReply | null = handedOver;
+      handedOver = null;
+      if (claim === null) {
+        const requestId = uuidv4();
+        try {
+          claim = await opts.transport.claim(
+            {
+              requestId,
+              waitMs: claimWaitMs,
+              ...(opts.capabilities ? { capabilities: opts.capabilities } : {}),
+            },
+            stopClaiming.signal,
+          );
+          failures = 0;
+        } catch (error) {
+          if (stopClaiming.signal.aborted) {
+            await releaseOrphan(requestId);
+            return;
+          }
+          emit({ type: 'error', message: `claim failed: ${(error as Error).message}` });
+          failures += 1;
+          await pause(Math.min(200 * 2 ** failures, 5_000));
+          continue;
         }
-        emit({ type: 'error', message: `claim failed: ${(error as Error).message}` });
-        failures += 1;
-        await pause(Math.min(200 * 2 ** failures, 5_000));
-        continue;
       }
       if (claim === null) continue;
       stats.claimed += 1;
       emit({ type: 'claimed', task: claim.task, claimToken: claim.claimToken });
-      await run(claim);
+      handedOver = await run(claim);
     }
+    // Stopped between asking for the next task and getting it: give it back for another worker.
+    if (handedOver !== null) await release(handedOver, 'worker shutting down').catch(() => {});
   }
 
   /** A long-poll aborted by shutdown may have claimed a task server-side: ask again by requestId and give it back. */
@@ -129,7 +136,8 @@ export function createWorker(handlers: WorkerHandlers, opts: WorkerOptions): Wor
     emit({ type: 'released', task: claim.task, reason });
   }
 
-  async function run(claim: ClaimReply): Promise<void> {
+  /** Runs one claimed task to its end; resolves with the next claim when the result brought one. */
+  async function run(claim: ClaimReply): Promise<ClaimReply | null> {
     const { task, claimToken } = claim;
     const abort = new AbortController();
     const onShutdown = () => abort.abort(new Error('shutdown'));
@@ -181,20 +189,23 @@ export function createWorker(handlers: WorkerHandlers, opts: WorkerOptions): Wor
       shutdown.signal.removeEventListener('abort', onShutdown);
     }
     await progressChain;
+    const next = stopClaiming.signal.aborted
+      ? undefined
+      : { requestId: uuidv4(), ...(opts.capabilities ? { capabilities: opts.capabilities } : {}) };
     try {
       if (stopReason === 'cancelled') {
         emit({ type: 'cancelled', task });
-        return;
+        return null;
       }
       if (stopReason === 'lost') {
         emit({ type: 'lost', task, reason: 'the claim is no longer ours' });
-        return;
+        return null;
       }
       if (shutdown.signal.aborted && abort.signal.aborted) {
         await release(claim, 'worker shutting down');
-        return;
+        return null;
       }
-      const seq = await opts.transport.submitResult(
+      const reply = await opts.transport.submitResult(
         outcome.status === 'completed'
           ? {
               graphId: task.graphId,
@@ -206,6 +217,7 @@ export function createWorker(handlers: WorkerHandlers, opts: WorkerOptions): Wor
               ...(outcome.usage ? { usage: outcome.usage } : {}),
               ...(outcome.model ? { model: outcome.model } : {}),
               ...(outcome.promptVersion ? { promptVersion: outcome.promptVersion } : {}),
+              ...(next ? { next } : {}),
             }
           : {
               graphId: task.graphId,
@@ -214,15 +226,17 @@ export function createWorker(handlers: WorkerHandlers, opts: WorkerOptions): Wor
               status: 'failed',
               history: outcome.history ?? [],
               error: outcome.error,
+              ...(next ? { next } : {}),
             },
       );
       if (outcome.status === 'completed') {
         stats.completed += 1;
-        emit({ type: 'completed', task, seq: seq.seq });
+        emit({ type: 'completed', task, seq: reply.seq });
       } else {
         stats.failed += 1;
         emit({ type: 'failed', task, error: outcome.error });
       }
+      return reply.next ?? null;
     } catch (error) {
       const code = error instanceof WorkerApiError ? error.code : '';
       if (
@@ -234,6 +248,9 @@ export function createWorker(handlers: WorkerHandlers, opts: WorkerOptions): Wor
       } else {
         emit({ type: 'error', message: `submitting ${task.id} failed: ${(error as Error).message}` });
       }
+      // The server may have claimed the next task before the reply got lost: ask for it and give it back.
+      if (next && !(error instanceof WorkerApiError)) await releaseOrphan(next.requestId);
+      return null;
     }
   }
 

@@ -2,8 +2,8 @@ import { z } from 'zod';
 import { ERRORS } from '../../errors.ts';
 import {
   ClaimReplySchema,
-  SeqReplySchema,
   SubmitGraphReplySchema,
+  SubmitResultReplySchema,
   TaskGraphSchema,
 } from '../../protocol/index.ts';
 
@@ -20,7 +20,7 @@ export interface RouteDoc {
 const REPLIES: Record<string, z.ZodType> = {
   PlanTask: SubmitGraphReplySchema,
   ClaimTask: ClaimReplySchema,
-  SubmitResult: SeqReplySchema,
+  SubmitResult: SubmitResultReplySchema,
   GetGraph: TaskGraphSchema,
 };
 

@@ -200,6 +200,85 @@ describe.each(['http', 'nats'] as const)('over %s', (transport) => {
     });
   });
 
+  describe('a result that asks for the next task (SubmitResult `next`)', () => {
+    function completed(graphId: string, c: ClaimReply, next?: { requestId: string; capabilities: string[] }) {
+      return {
+        graphId,
+        taskId: c.task.id,
+        claimToken: c.claimToken,
+        status: 'completed',
+        output: `done ${c.task.id}`,
+        history: [STEP],
+        ...(next ? { next } : {}),
+      };
+    }
+
+    it('hands over a claim of another READY task, the same one when repeated, and null when none is left', async () => {
+      const capability = newCapability();
+      const { graphId } = await submit(capability, [{ id: 'one' }, { id: 'two' }]);
+      const first = await claim(capability);
+      const next = { requestId: randomBytes(8).toString('hex'), capabilities: [capability] };
+
+      const outcome = await api.call('SubmitResult', completed(graphId, first, next), worker);
+      expect(outcome).toMatchObject({ ok: true, status: 202, body: { seq: expect.any(Number) } });
+      const reply = body<{ seq: number; next: ClaimReply | null }>(outcome);
+      expect(reply.next?.task).toMatchObject({ graphId, kind: 'work', attempt: 1 });
+      expect(reply.next?.task.id).not.toBe(first.task.id);
+
+      // A retry whose first reply was lost: the same result seq and the same next claim.
+      expect(body(await api.call('SubmitResult', completed(graphId, first, next), worker))).toEqual(reply);
+
+      const handedOver = reply.next!;
+      const last = await api.call(
+        'SubmitResult',
+        completed(graphId, handedOver, {
+          requestId: randomBytes(8).toString('hex'),
+          capabilities: [capability],
+        }),
+        worker,
+      );
+      expect(last).toMatchObject({ ok: true, status: 202, body: { next: null } });
+
+      const graph = body<TaskGraph>(
+        await api.call('GetGraph', { id: graphId, minSeq: body<{ seq: number }>(last).seq }, worker),
+      );
+      expect(graph.tasks.filter((t) => t.kind === 'work').map((t) => t.status)).toEqual([
+        'COMPLETED',
+        'COMPLETED',
+      ]);
+    });
+
+    it('releases the claim it made when the result itself is refused', async () => {
+      const capability = newCapability();
+      const { graphId } = await submit(capability, [{ id: 'held' }]);
+      const old = await claim(capability);
+      expect(
+        await api.call('ReleaseTask', { taskId: old.task.id, graphId, claimToken: old.claimToken }, worker),
+      ).toMatchObject({ ok: true });
+      const current = await claim(capability);
+      expect(current.task.id).toBe(old.task.id);
+      const spare = await submit(capability, [{ id: 'spare' }]);
+
+      const next = { requestId: randomBytes(8).toString('hex'), capabilities: [capability] };
+      expect(await api.call('SubmitResult', completed(graphId, old, next), worker)).toMatchObject({
+        ok: false,
+        status: 409,
+        code: 'AM_ERR_STALE_CLAIM',
+      });
+      // The spare task was claimed beside the refused result and given back at once: it is READY again.
+      const again = await claim(capability, 2_000);
+      expect(again.task).toMatchObject({ id: 'spare', graphId: spare.graphId, attempt: 1 });
+      const trail = body<{ events: Array<{ type: string; taskId?: string }> }>(
+        await api.call('GetGraphEvents', { id: spare.graphId }, worker),
+      );
+      expect(trail.events.filter((e) => e.taskId === 'spare').map((e) => e.type)).toEqual([
+        'TaskClaimed',
+        'TaskReleased',
+        'TaskClaimed',
+      ]);
+    });
+  });
+
   describe('a stale claim', () => {
     it('is refused with 409 AM_ERR_STALE_CLAIM once the task was claimed again', async () => {
       const capability = newCapability();
