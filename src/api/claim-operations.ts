@@ -206,13 +206,13 @@ function rememberUntilProjected(ctx: AppContext, key: string, seq: number): void
  * index, so the decider's idempotent path is never reached; the read model answers instead.
  */
 function existingClaim(ctx: AppContext, principal: Principal, requestId: string): ClaimReply | null {
-  return replyForClaimed(ctx, ctx.readModel.tasks.claimedFor(principal.agentId, requestId));
+  return replyForClaimed(ctx, ctx.projector.claims.byRequest(principal.agentId, requestId));
 }
 
 /** Finds the claim a token names once the local read model has it (the duplicate-ack path). */
 async function replyForToken(ctx: AppContext, token: string): Promise<ClaimReply | null> {
   await ctx.projector.waitFor(Number(token), 5_000);
-  return replyForClaimed(ctx, ctx.readModel.tasks.claimedWith(token));
+  return replyForClaimed(ctx, ctx.projector.claims.byToken(token));
 }
 
 function replyForClaimed(ctx: AppContext, row: TaskRef | undefined): ClaimReply | null {

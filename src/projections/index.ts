@@ -1,6 +1,7 @@
 export * from './agents-projection.ts';
 export * from './audits-projection.ts';
 export * from './checkpoint.ts';
+export * from './claim-index.ts';
 export * from './database.ts';
 export * from './deferred-indexes.ts';
 export * from './graph-cache.ts';

@@ -10,6 +10,7 @@ import {
   type Subjects,
   TASK_EVENT_TYPES,
 } from '../events/index.ts';
+import { ClaimIndex } from './claim-index.ts';
 import { GraphCache } from './graph-cache.ts';
 import type { ReadModel } from './read-model.ts';
 import type { ReadyIndex } from './ready-index.ts';
@@ -80,6 +81,8 @@ export class Projector {
   private abort: AbortController | null = null;
   private running: Promise<void> | null = null;
   private positions = new WeakMap<Map<string, unknown>, Map<string, number>>();
+  /** Current claims by request and by token, in step with the committed task rows. */
+  readonly claims = new ClaimIndex();
 
   constructor(opts: ProjectorOptions) {
     this.readModel = opts.readModel;
@@ -172,6 +175,7 @@ export class Projector {
     this.readModel.truncate();
     this.cache.clear();
     this.readyIndex?.clear();
+    this.claims.clear();
     this.applied = 0;
     this.readModel.beginBulkLoad();
     let unsubscribe = (): void => {};
@@ -291,7 +295,7 @@ export class Projector {
     const tasks: Array<{ graphId: string; taskId: string }> = [];
     for (const [graphId, taskIds] of dirtyTasks)
       for (const taskId of taskIds) tasks.push({ graphId, taskId });
-    this.updateReadyIndex(dirtyGraphs, tasks);
+    this.updateIndexes(dirtyGraphs, tasks);
     const batch: AppliedBatch = {
       fromSeq: first.seq,
       toSeq: last.seq,
@@ -411,15 +415,16 @@ export class Projector {
     return positions.get(taskId) ?? state.tasks.size;
   }
 
-  private updateReadyIndex(
+  private updateIndexes(
     graphs: Map<string, GraphState>,
     tasks: ReadonlyArray<{ graphId: string; taskId: string }>,
   ): void {
     const index = this.readyIndex;
-    if (!index) return;
     for (const { graphId, taskId } of tasks) {
       const state = graphs.get(graphId);
       const task = state?.tasks.get(taskId);
+      this.claims.set(graphId, taskId, task?.status === 'CLAIMED' ? task.claim : null);
+      if (!index) continue;
       if (state && task?.status === 'READY' && isDispatching(state)) {
         index.upsert({
           graphId,
@@ -436,6 +441,26 @@ export class Projector {
   }
 
   private loadReadyIndex(): void {
+    this.claims.clear();
+    const claimed = this.readModel.db
+      .prepare(
+        `SELECT graph_id, id, assignee, claim_request_id, claim_token FROM tasks
+         WHERE status = 'CLAIMED' AND claim_token IS NOT NULL`,
+      )
+      .all() as Array<{
+      graph_id: string;
+      id: string;
+      assignee: string;
+      claim_request_id: string;
+      claim_token: string;
+    }>;
+    for (const row of claimed) {
+      this.claims.set(row.graph_id, row.id, {
+        agentId: row.assignee ?? '',
+        requestId: row.claim_request_id ?? '',
+        token: row.claim_token,
+      });
+    }
     const index = this.readyIndex;
     if (!index) return;
     index.clear();

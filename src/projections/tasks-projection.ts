@@ -41,10 +41,17 @@ export const tasksMigrations: Migration[] = [
     up: 'ALTER TABLE tasks ADD COLUMN last_result_agent TEXT',
   },
   {
-    // A retried claim looks its earlier claim up by (agent, requestId) or by token on every request.
+    // (Superseded by tasks-4: those lookups moved to the in-memory ClaimIndex.)
     id: 'tasks-3',
     up: `CREATE INDEX tasks_claimed_by_request ON tasks (assignee, claim_request_id) WHERE status = 'CLAIMED';
     CREATE INDEX tasks_claimed_by_token ON tasks (claim_token) WHERE status = 'CLAIMED';`,
+  },
+  {
+    // The claim lookups of every claim request are answered from memory (ClaimIndex); these two indexes
+    // only cost upkeep on every claim and completion.
+    id: 'tasks-4',
+    up: `DROP INDEX IF EXISTS tasks_claimed_by_request;
+    DROP INDEX IF EXISTS tasks_claimed_by_token;`,
   },
 ];
 
@@ -115,8 +122,6 @@ export class TasksProjection {
   private readonly updateState: Database.Statement<unknown[]>;
   private readonly byGraph: Database.Statement<[string], TaskRow>;
   private readonly byId: Database.Statement<[string, string], TaskRow>;
-  private readonly claimedByRequest: Database.Statement<[string, string], TaskRef>;
-  private readonly claimedByToken: Database.Statement<[string], TaskRef>;
 
   constructor(db: Database.Database) {
     this.upsert = db.prepare(
@@ -130,22 +135,6 @@ export class TasksProjection {
     );
     this.byGraph = db.prepare('SELECT * FROM tasks WHERE graph_id = ? ORDER BY position');
     this.byId = db.prepare('SELECT * FROM tasks WHERE graph_id = ? AND id = ?');
-    this.claimedByRequest = db.prepare(
-      "SELECT graph_id, id FROM tasks WHERE assignee = ? AND claim_request_id = ? AND status = 'CLAIMED'",
-    );
-    this.claimedByToken = db.prepare(
-      "SELECT graph_id, id FROM tasks WHERE claim_token = ? AND status = 'CLAIMED'",
-    );
-  }
-
-  /** The task an agent's claim request currently holds, if any (a retried claim gets it back). */
-  claimedFor(agentId: string, requestId: string): TaskRef | undefined {
-    return this.claimedByRequest.get(agentId, requestId);
-  }
-
-  /** The task a claim token currently holds, if any. */
-  claimedWith(claimToken: string): TaskRef | undefined {
-    return this.claimedByToken.get(claimToken);
   }
 
   /** Writes the whole row: when a task is planned. */
