@@ -19,6 +19,8 @@ const CANDIDATE_GONE = new Set([
   'AM_ERR_GRAPH_FINISHED',
 ]);
 
+const NEVER_ABORTED = new AbortController().signal;
+
 /** Claims still long-polling, by agent and requestId, so a retry of the same request can supersede them. */
 const pendingClaims = new WeakMap<AppContext, Map<string, PendingClaim>>();
 interface PendingClaim {
@@ -71,6 +73,8 @@ export async function claimTask(
     prior.controller.abort();
     await prior.settled.catch(() => {});
   }
+  // A claim that does not wait has nothing for a later copy to supersede: skip the bookkeeping.
+  if ((body.waitMs ?? 0) === 0) return claimOrWait(ctx, principal, body, signal ?? NEVER_ABORTED);
   const controller = new AbortController();
   const ended = signal ? AbortSignal.any([signal, controller.signal]) : controller.signal;
   const run = claimOrWait(ctx, principal, body, ended);

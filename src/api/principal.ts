@@ -1,3 +1,4 @@
+import * as crypto from 'node:crypto';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { AppError } from '../errors.ts';
 import type { AppContext } from './app-context.ts';
@@ -12,8 +13,14 @@ export interface Principal {
 
 export const BOOTSTRAP_ADMIN_ID = 'admin';
 
+// The one-shot crypto.hash (Node >= 20.12) is about three times cheaper than a Hash object; every
+// request hashes its token.
+const oneShotHash = (crypto as { hash?: (algorithm: string, data: string, encoding: 'hex') => string }).hash;
+
 export function hashToken(token: string): string {
-  return createHash('sha256').update(token, 'utf8').digest('hex');
+  return oneShotHash
+    ? oneShotHash('sha256', token, 'hex')
+    : createHash('sha256').update(token, 'utf8').digest('hex');
 }
 
 /** A new bearer token: 32 random bytes, URL-safe, prefixed so leaked tokens are recognisable. */

@@ -180,7 +180,10 @@ export function startCommandService(opts: CommandServiceOptions): CommandService
 
 /** `authorization: Bearer <token>` (any header case); a bare token is accepted too. */
 function tokenOf(msg: Msg): string | undefined {
-  const header = msg.headers?.get('authorization', Match.IgnoreCase).trim();
+  const headers = msg.headers;
+  if (headers === undefined) return undefined;
+  // The exact-case lookup is a map hit; the case-insensitive one scans every header.
+  const header = (headers.get('authorization') || headers.get('authorization', Match.IgnoreCase)).trim();
   if (header === undefined || header === '') return undefined;
   if (/^bearer(\s|$)/i.test(header)) return bearerToken(header);
   return header;
