@@ -1,10 +1,10 @@
 import type { NatsConnection } from '@nats-io/nats-core';
 import pino, { type Logger } from 'pino';
-import { v7 as uuidv7 } from 'uuid';
 import { Projector, ReadModel, ReadyIndex } from '../projections/index.ts';
 import { EventStore } from '../store/event-store.ts';
 import type { StoreSettings } from '../store/stream-settings.ts';
 import type { AppContext } from './app-context.ts';
+import { eventIdGenerator } from './event-ids.ts';
 import { hashToken } from './principal.ts';
 import { PrincipalCache } from './principal-cache.ts';
 
@@ -59,7 +59,7 @@ export async function startAppNode(opts: AppNodeOptions): Promise<AppNode> {
       subjects: store.subjects,
       waitFor: (seq, timeoutMs) => projector.waitFor(seq, timeoutMs),
       clock: () => Date.now(),
-      newId: () => uuidv7(),
+      newId: eventIdGenerator(),
     },
   };
   let closed = false;

@@ -8,13 +8,12 @@ import { isAppError } from '../errors.ts';
 import type {
   HeartbeatReply,
   HeartbeatRequest,
+  ParsedSubmitResult,
   ProgressRequest,
   ReleaseRequest,
   SeqReply,
   SubmitResultReply,
-  SubmitResultRequest,
 } from '../protocol/index.ts';
-import { SubmitResultRequestSchema } from '../protocol/index.ts';
 import type { AppContext } from './app-context.ts';
 import { claimTask } from './claim-operations.ts';
 import type { Principal } from './principal.ts';
@@ -146,9 +145,8 @@ export async function releaseTask(
 export async function submitResult(
   ctx: AppContext,
   principal: Principal,
-  input: SubmitResultRequest,
+  body: ParsedSubmitResult,
 ): Promise<SubmitResultReply> {
-  const body = SubmitResultRequestSchema.parse(input);
   if (body.next === undefined) return appendResult(ctx, principal, body);
   const next = body.next;
   const [result, claimed] = await Promise.allSettled([
@@ -186,7 +184,7 @@ export async function submitResult(
 async function appendResult(
   ctx: AppContext,
   principal: Principal,
-  body: ReturnType<typeof SubmitResultRequestSchema.parse>,
+  body: ParsedSubmitResult,
 ): Promise<SeqReply> {
   await untilClaimApplied(ctx, body.claimToken);
   const outcome = await runGraphCommand(ctx, principal.agentId, body.graphId, (state, metadata) =>

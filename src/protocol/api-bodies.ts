@@ -117,7 +117,10 @@ export const SubmitResultRequestSchema = z
     message: 'output is required when status is completed',
     path: ['output'],
   });
+/** What a client sends (`history` may be left out). */
 export type SubmitResultRequest = z.input<typeof SubmitResultRequestSchema>;
+/** What the server works with, once parsed. */
+export type ParsedSubmitResult = z.output<typeof SubmitResultRequestSchema>;
 export const SeqReplySchema = z.object({ seq: z.number().int() });
 export type SeqReply = z.infer<typeof SeqReplySchema>;
 export const SubmitResultReplySchema = SeqReplySchema.extend({
