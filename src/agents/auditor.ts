@@ -1,4 +1,4 @@
-import { type AuditReport, AuditReportSchema } from '../protocol/index.ts';
+import { type AuditReport, AuditReportSchema, fitAuditReport, LIMITS } from '../protocol/index.ts';
 import type { Refined, StructuredLlm } from './llm-client.ts';
 import { type LlmAuditReport, LlmAuditReportSchema } from './llm-schemas.ts';
 import { AUDITOR_SYSTEM_PROMPT, auditUserPrompt, PROMPT_VERSION } from './prompts.ts';
@@ -56,10 +56,13 @@ export function checkAuditReport(
   if (value.passed && value.rework_suggestions.length > 0) {
     problems.push('passed is true but rework_suggestions is not empty: a passed audit suggests no rework');
   }
-  const report = AuditReportSchema.safeParse({ ...value, model, promptVersion: PROMPT_VERSION });
+  // A long list of findings is not the model's mistake: it is cut to fit, not sent back for a retry.
+  const findings =
+    value.findings.length > LIMITS.maxFindings ? value.findings.slice(0, LIMITS.maxFindings) : value.findings;
+  const report = AuditReportSchema.safeParse({ ...value, findings, model, promptVersion: PROMPT_VERSION });
   if (!report.success) {
     for (const issue of report.error.issues) problems.push(`${issue.path.join('.')}: ${issue.message}`);
   }
   if (problems.length > 0 || !report.success) return { ok: false, problem: problems.join('; ') };
-  return { ok: true, value: report.data };
+  return { ok: true, value: fitAuditReport(report.data) };
 }

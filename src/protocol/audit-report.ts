@@ -14,7 +14,7 @@ export const AuditReportSchema = z.object({
   passed: z.boolean(),
   score: z.number().min(0).max(1),
   summary: z.string().max(LIMITS.maxReportTextChars),
-  findings: z.array(z.string().max(LIMITS.maxReportTextChars)).max(200),
+  findings: z.array(z.string().max(LIMITS.maxReportTextChars)).max(LIMITS.maxFindings),
   rework_suggestions: z.array(ReworkSuggestionSchema).max(LIMITS.maxTasksPerGraph),
   /** Which auditor produced it (`offline` or a model name) and with which prompt version. */
   model: z.string().max(200).optional(),
@@ -23,3 +23,44 @@ export const AuditReportSchema = z.object({
   usage: UsageSchema.optional(),
 });
 export type AuditReport = z.infer<typeof AuditReportSchema>;
+
+const encoder = new TextEncoder();
+
+/**
+ * Makes a report fit its event: at most `maxFindings` findings (the rest summed up in one line), and
+ * texts cut (with a note saying so) until the encoded report is within `maxBytes`. An auditor of a
+ * large graph writes a line per task, and a report too large to append would fail the audit itself.
+ * Verdict, score and the task ids of the suggestions are never changed.
+ */
+export function fitAuditReport(
+  report: AuditReport,
+  maxBytes: number = LIMITS.maxAuditReportBytes,
+): AuditReport {
+  let fitted = report;
+  if (fitted.findings.length > LIMITS.maxFindings) {
+    const kept = fitted.findings.slice(0, LIMITS.maxFindings - 1);
+    const omitted = fitted.findings.length - kept.length;
+    fitted = { ...fitted, findings: [...kept, `[… ${omitted} more findings omitted]`] };
+  }
+  let textCap: number = LIMITS.maxReportTextChars;
+  while (encoder.encode(JSON.stringify(fitted)).byteLength > maxBytes && textCap > 16) {
+    textCap = Math.floor(textCap / 2);
+    fitted = {
+      ...fitted,
+      summary: cut(fitted.summary, textCap),
+      findings: fitted.findings.map((finding) => cut(finding, textCap)),
+      rework_suggestions: fitted.rework_suggestions.map((s) => ({
+        ...s,
+        problem: cut(s.problem, textCap),
+        suggestion: cut(s.suggestion, textCap),
+      })),
+    };
+  }
+  return fitted;
+}
+
+function cut(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const note = ' [… cut]';
+  return max <= note.length ? text.slice(0, max) : `${text.slice(0, max - note.length)}${note}`;
+}

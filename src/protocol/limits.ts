@@ -16,6 +16,10 @@ export const LIMITS = {
   maxStepsPerResult: 200,
   maxErrorMessageChars: 4_000,
   maxReportTextChars: 32_000,
+  /** Findings an audit report may list: a few per task of the largest graph. */
+  maxFindings: 2_000,
+  /** What an encoded AuditReport may take of its event, leaving room for the envelope and rework set. */
+  maxAuditReportBytes: 768 * 1024,
   maxRequestIdChars: 128,
   maxIdempotencyKeyChars: 256,
   maxCapabilityChars: 64,

@@ -1,4 +1,4 @@
-import type { AuditReport, ReworkSuggestion } from '../../protocol/index.ts';
+import { type AuditReport, fitAuditReport, type ReworkSuggestion } from '../../protocol/index.ts';
 import type { AuditInput } from '../auditor.ts';
 import {
   BAD_MARKER,
@@ -78,7 +78,7 @@ export function offlineAudit(input: AuditInput): AuditReport {
   }));
   const total = input.tasks.length;
   const passedCount = total - failed.length;
-  return {
+  return fitAuditReport({
     passed: failed.length === 0,
     score: total === 0 ? 1 : Math.round((passedCount / total) * 1000) / 1000,
     summary:
@@ -93,5 +93,5 @@ export function offlineAudit(input: AuditInput): AuditReport {
     rework_suggestions: suggestions,
     model: OFFLINE_MODEL,
     promptVersion: OFFLINE_RULES_VERSION,
-  };
+  });
 }

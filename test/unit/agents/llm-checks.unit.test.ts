@@ -49,6 +49,20 @@ describe('checkAuditReport', () => {
   };
   const base = { passed: false, score: 0.4, summary: 's', findings: [] };
 
+  it('cuts an overlong list of findings instead of sending the model back for a retry', () => {
+    const findings = Array.from({ length: 2_500 }, (_, i) => `finding ${i}`);
+    const refined = checkAuditReport(
+      { ...base, findings, rework_suggestions: [{ taskId: 'b', problem: 'p', suggestion: 's' }] },
+      input,
+      'm',
+    );
+    expect(refined.ok).toBe(true);
+    if (refined.ok) {
+      expect(refined.value.findings.length).toBeLessThanOrEqual(2_000);
+      expect(refined.value.findings[0]).toBe('finding 0');
+    }
+  });
+
   it('accepts a failed report naming known tasks and adds the model and prompt version', () => {
     const refined = checkAuditReport(
       { ...base, rework_suggestions: [{ taskId: 'b', problem: 'p', suggestion: 's' }] },

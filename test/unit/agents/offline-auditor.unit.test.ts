@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { AuditInput } from '../../../src/agents/auditor.ts';
 import { offlineAudit } from '../../../src/agents/offline/auditor.ts';
 import { createAgents } from '../../../src/agents/providers.ts';
-import { AuditReportSchema } from '../../../src/protocol/index.ts';
+import { AuditReportSchema, fitAuditReport, LIMITS } from '../../../src/protocol/index.ts';
 
 const good = {
   id: 'venues',
@@ -114,5 +114,58 @@ describe('offline auditor', () => {
   it('is what the offline provider runs', async () => {
     const agents = createAgents({ provider: 'offline' });
     expect(await agents.runAudit(input('[[BAD]] budget'))).toEqual(offlineAudit(input('[[BAD]] budget')));
+  });
+});
+
+describe('audit reports of the largest graphs', () => {
+  const tasks = Array.from({ length: 500 }, (_, i) => ({
+    id: `t${i}`,
+    title: `Task ${i}`,
+    instructions: `Write the paragraph number ${i} about lighthouses.`,
+    dependsOn: [],
+    output: i % 7 === 0 ? `[[BAD]] ${'x'.repeat(3_000)}` : `Paragraph ${i} about lighthouses.`,
+  }));
+
+  it('stay valid and small enough for their event when every task gets findings', () => {
+    const report = offlineAudit({ goal: 'Five hundred paragraphs', cycle: 1, tasks });
+    expect(AuditReportSchema.safeParse(report).success).toBe(true);
+    expect(report.findings.length).toBeGreaterThan(200);
+    expect(report.rework_suggestions.map((s) => s.taskId)).toEqual(
+      tasks.filter((_, i) => i % 7 === 0).map((t) => t.id),
+    );
+    expect(new TextEncoder().encode(JSON.stringify(report)).byteLength).toBeLessThanOrEqual(
+      LIMITS.maxAuditReportBytes,
+    );
+  });
+});
+
+describe('fitAuditReport', () => {
+  const huge = {
+    passed: false,
+    score: 0.5,
+    summary: 's'.repeat(30_000),
+    findings: Array.from({ length: 3_000 }, (_, i) => `t${i}: ${'f'.repeat(1_000)}`),
+    rework_suggestions: [{ taskId: 't1', problem: 'p'.repeat(30_000), suggestion: 'q'.repeat(30_000) }],
+  };
+
+  describe('when a report has more findings and text than its event can carry', () => {
+    it('keeps the verdict and the suggested tasks, says what it cut, and fits the budget', () => {
+      const fitted = fitAuditReport(huge);
+      expect(AuditReportSchema.safeParse(fitted).success).toBe(true);
+      expect(fitted).toMatchObject({ passed: false, score: 0.5 });
+      expect(fitted.rework_suggestions.map((s) => s.taskId)).toEqual(['t1']);
+      expect(fitted.findings).toHaveLength(LIMITS.maxFindings);
+      expect(fitted.findings.at(-1)).toBe(`[… ${3_000 - LIMITS.maxFindings + 1} more findings omitted]`);
+      expect(new TextEncoder().encode(JSON.stringify(fitted)).byteLength).toBeLessThanOrEqual(
+        LIMITS.maxAuditReportBytes,
+      );
+    });
+  });
+
+  describe('when a report already fits', () => {
+    it('returns it unchanged', () => {
+      const small = { ...huge, summary: 'ok', findings: ['t1: bad'], rework_suggestions: [] };
+      expect(fitAuditReport(small)).toEqual(small);
+    });
   });
 });
