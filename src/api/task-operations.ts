@@ -177,9 +177,25 @@ export async function submitResult(
   if (claimed.status === 'rejected') {
     // The result stands; the worker claims the usual way and meets whatever failed there.
     ctx.log.debug({ err: claimed.reason }, 'the next claim of a result failed');
+    return { seq: result.value.seq, next: null };
   }
-  return { seq: result.value.seq, next: claimed.status === 'fulfilled' ? claimed.value : null };
+  if (claimed.value !== null || body.status !== 'completed')
+    return { seq: result.value.seq, next: claimed.value };
+  // Nothing was READY beside the result, but the result itself may unblock a dependent (a chain):
+  // once this process has applied it (normally within a millisecond), look once more.
+  if (!(await ctx.projector.waitFor(result.value.seq, NEXT_AFTER_RESULT_WAIT_MS))) {
+    return { seq: result.value.seq, next: null };
+  }
+  const unblocked = await claimTask(ctx, principal, {
+    requestId: next.requestId,
+    waitMs: 0,
+    ...(next.capabilities === undefined ? {} : { capabilities: next.capabilities }),
+  }).catch(() => null);
+  return { seq: result.value.seq, next: unblocked };
 }
+
+/** How long a result with `next` waits for its own projection before answering `next: null`. */
+const NEXT_AFTER_RESULT_WAIT_MS = 1_000;
 
 async function appendResult(
   ctx: AppContext,

@@ -13,11 +13,14 @@ const ClaimTokenField = z.string().regex(/^[1-9][0-9]{0,19}$/, 'a claim token is
 const RequestIdField = z.string().min(1).max(LIMITS.maxRequestIdChars);
 const CapabilityField = z.string().min(1).max(LIMITS.maxCapabilityChars);
 
-/** POST /v1/tasks — PlanTask. */
+/**
+ * POST /v1/tasks — PlanTask. Strict at every level, so a typo (`maxReworkCycle`) is refused rather than
+ * dropped; the event schemas stay lenient, since stored events must stay readable by later builds.
+ */
 export const SubmitGraphRequestSchema = z.strictObject({
   goal: z.string().min(1).max(LIMITS.maxGoalChars),
-  tasks: z.array(TaskSpecSchema).min(1).max(LIMITS.maxTasksPerGraph).optional(),
-  options: GraphOptionsSchema.partial().optional(),
+  tasks: z.array(z.strictObject(TaskSpecSchema.shape)).min(1).max(LIMITS.maxTasksPerGraph).optional(),
+  options: z.strictObject(GraphOptionsSchema.partial().shape).optional(),
   idempotencyKey: z.string().min(1).max(LIMITS.maxIdempotencyKeyChars).optional(),
 });
 export type SubmitGraphRequest = z.infer<typeof SubmitGraphRequestSchema>;

@@ -248,6 +248,18 @@ describe.each(['http', 'nats'] as const)('over %s', (transport) => {
       ]);
     });
 
+    it('hands over the dependent that the result itself makes READY', async () => {
+      const capability = newCapability();
+      const { graphId } = await submit(capability, [{ id: 'first' }, { id: 'then', dependsOn: ['first'] }]);
+      const first = await claim(capability);
+      const next = { requestId: randomBytes(8).toString('hex'), capabilities: [capability] };
+      const reply = body<{ seq: number; next: ClaimReply | null }>(
+        await api.call('SubmitResult', completed(graphId, first, next), worker),
+      );
+      expect(reply.next?.task).toMatchObject({ id: 'then', graphId });
+      expect(reply.next?.context.dependencies).toEqual([{ taskId: 'first', output: 'done first' }]);
+    });
+
     it('releases the claim it made when the result itself is refused', async () => {
       const capability = newCapability();
       const { graphId } = await submit(capability, [{ id: 'held' }]);

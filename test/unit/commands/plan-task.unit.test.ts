@@ -108,6 +108,37 @@ describe('PlanTask', () => {
       expectNoop(decidePlanTask(planTask({ idempotencyKey: 'k1' }), g.state), 1);
     });
 
+    it('rejects the same key with another goal with AM_ERR_GRAPH_EXISTS naming the key', () => {
+      const g = submittedWithKey('k1');
+      const refused = decidePlanTask(planTask({ idempotencyKey: 'k1', goal: 'another goal' }), g.state);
+      expectCode(refused, 'AM_ERR_GRAPH_EXISTS');
+      expect((refused as { details?: { field?: string } }).details?.field).toBe('idempotencyKey');
+    });
+
+    it('rejects the same key with other options or with tasks with AM_ERR_GRAPH_EXISTS', () => {
+      const g = submittedWithKey('k1');
+      expectCode(
+        decidePlanTask(planTask({ idempotencyKey: 'k1', options: { priority: 5 } }), g.state),
+        'AM_ERR_GRAPH_EXISTS',
+      );
+      expectCode(
+        decidePlanTask(planTask({ idempotencyKey: 'k1', tasks: DIAMOND }), g.state),
+        'AM_ERR_GRAPH_EXISTS',
+      );
+    });
+
+    it('answers a repeat of the same explicit graph under the same key with the original submission', () => {
+      const g = given();
+      const first = expectAppend(decidePlanTask(planTask({ idempotencyKey: 'k9', tasks: DIAMOND }), null));
+      g.add(first.event, { actor: ADMIN });
+      expectNoop(decidePlanTask(planTask({ idempotencyKey: 'k9', tasks: DIAMOND }), g.state), 1);
+      const changed = DIAMOND.map((t, i) => (i === 0 ? { ...t, title: 'renamed' } : t));
+      expectCode(
+        decidePlanTask(planTask({ idempotencyKey: 'k9', tasks: changed }), g.state),
+        'AM_ERR_GRAPH_EXISTS',
+      );
+    });
+
     it('rejects the same key from another submitter with AM_ERR_GRAPH_EXISTS', () => {
       const g = submittedWithKey('k1');
       expectCode(

@@ -433,6 +433,22 @@ describe('HTTP API over a real nats-server and a real port', () => {
       ['a missing field', 'POST', '/v1/tasks', { tasks: [] }, 400, 'AM_ERR_VALIDATION'],
       ['an unknown field', 'POST', '/v1/tasks', { goal: 'x', bogus: true }, 400, 'AM_ERR_VALIDATION'],
       [
+        'a misspelt option',
+        'POST',
+        '/v1/tasks',
+        { goal: 'x', options: { maxReworkCycle: 5 } },
+        400,
+        'AM_ERR_VALIDATION',
+      ],
+      [
+        'an unknown field in a task',
+        'POST',
+        '/v1/tasks',
+        { goal: 'x', tasks: [{ id: 'a', title: 'a', instructions: '', dependson: ['b'] }] },
+        400,
+        'AM_ERR_VALIDATION',
+      ],
+      [
         'a cyclic graph',
         'POST',
         '/v1/tasks',
