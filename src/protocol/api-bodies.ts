@@ -135,7 +135,12 @@ export type SubmitResultReply = z.infer<typeof SubmitResultReplySchema>;
 /** GET /v1/graphs */
 export const ListGraphsQuerySchema = z.strictObject({
   status: GraphStatusSchema.optional(),
-  cursor: z.string().max(200).optional(),
+  /** The `nextCursor` of a previous page (`<created_at>|<graph id>`); anything else is refused. */
+  cursor: z
+    .string()
+    .max(200)
+    .regex(/^\d{4}-\d{2}-\d{2}T[^|]+\|[0-9a-fA-F-]{36}$/, 'not a cursor this server handed out')
+    .optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
 });
 export type ListGraphsQuery = z.infer<typeof ListGraphsQuerySchema>;

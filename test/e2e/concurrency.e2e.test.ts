@@ -124,8 +124,8 @@ describe('concurrency validation: 8 worker processes, 2 servers, 10 graphs × 50
     );
     const read = (text: string, name: string) =>
       Number(new RegExp(`^${name} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
-    const appended = metrics.reduce((sum, text) => sum + read(text, 'am_claims_appended'), 0);
-    const conflicts = metrics.reduce((sum, text) => sum + read(text, 'am_claim_conflicts'), 0);
+    const appended = metrics.reduce((sum, text) => sum + read(text, 'am_claims_appended_total'), 0);
+    const conflicts = metrics.reduce((sum, text) => sum + read(text, 'am_claim_conflicts_total'), 0);
     expect(appended).toBe(claims);
     // The figures the issue asks for, in the test log.
     console.log(

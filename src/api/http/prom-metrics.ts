@@ -29,20 +29,23 @@ export class HttpMetrics {
         this.set(ctx.projector.appliedSeq);
       },
     });
-    new Gauge({
-      name: 'am_claims_appended',
+    // Counters (they only grow, so rate() works) that mirror the claim path's own tallies at scrape time.
+    new Counter({
+      name: 'am_claims_appended_total',
       help: 'Claims this process appended (TaskClaimed accepted)',
       registers: [this.registry],
       collect() {
-        this.set(claimStats.claimed);
+        this.reset();
+        this.inc(claimStats.claimed);
       },
     });
-    new Gauge({
-      name: 'am_claim_conflicts',
+    new Counter({
+      name: 'am_claim_conflicts_total',
       help: 'Claim appends this process lost to a concurrent change (expected-sequence conflicts)',
       registers: [this.registry],
       collect() {
-        this.set(claimStats.conflicts);
+        this.reset();
+        this.inc(claimStats.conflicts);
       },
     });
     new Gauge({

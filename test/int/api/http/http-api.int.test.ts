@@ -489,6 +489,7 @@ describe('HTTP API over a real nats-server and a real port', () => {
       ['malformed JSON', 'POST', '/v1/tasks', '{"goal":', 400, 'AM_ERR_VALIDATION'],
       ['a huge body', 'POST', '/v1/tasks', { goal: 'x'.repeat(100 * 1024) }, 413, 'AM_ERR_PAYLOAD_TOO_LARGE'],
       ['a malformed graph id', 'GET', '/v1/graphs/not-a-uuid', undefined, 400, 'AM_ERR_VALIDATION'],
+      ['a made-up cursor', 'GET', '/v1/graphs?cursor=garbage', undefined, 400, 'AM_ERR_VALIDATION'],
       [
         'an unknown graph',
         'GET',
