@@ -123,6 +123,38 @@ describe('HTTP API over a real nats-server and a real port', () => {
     });
   });
 
+  describe('listing graphs page by page', () => {
+    it('walks every graph once, newest first, by following nextCursor', async () => {
+      let lastSeq = 0;
+      for (let i = 0; i < 5; i++) {
+        const { graphId, seq } = await submit({
+          goal: `page ${i}`,
+          tasks: [{ id: 'a', title: 'A', instructions: '' }],
+        });
+        lastSeq = seq;
+        expect((await call('POST', `/v1/graphs/${graphId}/cancel`, ADMIN, {})).status).toBe(202);
+      }
+      const all = (await call('GET', `/v1/graphs?limit=200&minSeq=${lastSeq}`, ADMIN)).body as unknown as {
+        graphs: Array<{ id: string }>;
+      };
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const query: string = cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`;
+        const page = (await call('GET', `/v1/graphs?limit=2${query}`, ADMIN)).body as unknown as {
+          graphs: Array<{ id: string }>;
+          nextCursor: string | null;
+        };
+        expect(page.graphs.length).toBeLessThanOrEqual(2);
+        seen.push(...page.graphs.map((g) => g.id));
+        cursor = page.nextCursor;
+      } while (cursor !== null);
+      expect(seen).toEqual(all.graphs.map((g) => g.id));
+      expect(new Set(seen).size).toBe(seen.length);
+      expect(seen.length).toBeGreaterThanOrEqual(5);
+    });
+  });
+
   describe('seed checkpoint: a diamond A→B, A→C, B+C→D', () => {
     it('makes D READY only after both B and C complete', async () => {
       const { graphId } = await submit({
