@@ -315,37 +315,48 @@ export class EventStore {
     }
   }
 
+  /**
+   * Reads `filter` from `fromSeq` up to the filter's last message as of the start of the read. The end is
+   * a sequence, not a count: nats-server 2.9 miscounts num_pending (and so each message's `pending`) of a
+   * filtered consumer that starts in the middle of the filtered messages, too many (the read waited for
+   * messages that do not exist and failed) or too few (it ended early and dropped the last events).
+   */
   async #readToTail(filter: string, opts: ReadOptions): Promise<TrailEntry[]> {
     const limit = opts.limit ?? Number.POSITIVE_INFINITY;
     if (limit <= 0) return [];
+    const fromSeq = Math.max(1, opts.fromSeq ?? 1);
+    let tailSeq: number;
     let consumer: Consumer;
     try {
-      consumer = await this.#orderedConsumer(filter, opts.fromSeq ?? 1);
+      // Found before the consumer exists, so whatever is appended from here on is not part of this read.
+      tailSeq = await this.#lastSeqOf(filter);
+      if (tailSeq < fromSeq) return [];
+      consumer = await this.#orderedConsumer(filter, fromSeq);
     } catch (error) {
       throw toStoreError(error, `could not read ${filter}`);
     }
     const entries: TrailEntry[] = [];
     try {
-      // The create reply counts what matches right now: that is the tail this read stops at.
-      const available = (await consumer.info(true)).num_pending;
-      const want = Math.min(available, limit);
-      if (want === 0) return entries;
       // Bounded fetches rather than consume(): a read must end (with an error) when the server is gone.
-      while (entries.length < want) {
+      while (entries.length < limit) {
         const batch = await consumer.fetch({
-          max_messages: Math.min(want - entries.length, READ_BATCH),
+          max_messages: Math.min(limit - entries.length, READ_BATCH),
           expires: REQUEST_TIMEOUT_MS,
         });
         let received = 0;
         let atTail = false;
+        // Leaving the loop early stops the fetch: it never waits for messages past the tail.
         for await (const m of batch) {
-          entries.push(toTrailEntry(m));
           received++;
-          atTail = m.info.pending === 0;
-          if (entries.length >= want) break;
+          // The ordered consumer delivers in stream order without gaps, so the tail comes before anything newer.
+          atTail = m.seq >= tailSeq;
+          if (m.seq > tailSeq) break;
+          entries.push(toTrailEntry(m));
+          if (atTail || entries.length >= limit) break;
         }
         if (atTail) break;
         if (received === 0) {
+          // The tail message exists and was not delivered yet: an empty fetch means the server did not answer.
           throw new AppError(
             'AM_ERR_STORE_UNAVAILABLE',
             `reading ${filter}: no messages within ${REQUEST_TIMEOUT_MS} ms`,
@@ -358,6 +369,16 @@ export class EventStore {
     } finally {
       consumer.delete().catch(() => {});
     }
+  }
+
+  /** The sequence of the last message on `filter` (wildcards allowed); 0 when it has none. */
+  async #lastSeqOf(filter: string): Promise<number> {
+    // STREAM.MSG.GET is answered by the stream leader; a direct get may come from a replica that lags behind
+    // and would end the read before events already acknowledged to the caller.
+    const last = await this.#resilient(`last message of ${filter}`, REQUEST_TIMEOUT_MS, () =>
+      this.#jsm.streams.getMessage(this.settings.streamName, { last_by_subj: filter }),
+    );
+    return last?.seq ?? 0;
   }
 }
 
