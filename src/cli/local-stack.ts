@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { Agents } from '../agents/index.ts';
@@ -10,6 +10,7 @@ import { AppError } from '../errors.ts';
 import { managerAgents } from '../manager/agents-adapter.ts';
 import { type ClientConfig, parseClientConfig } from '../protocol/index.ts';
 import { type EmbeddedNats, startEmbeddedNats } from '../store/embedded-nats.ts';
+import { lockHome } from '../store/home-lock.ts';
 import { agentHandlers } from '../worker/agent-handlers.ts';
 import { HttpTransport } from '../worker/http-transport.ts';
 import { createWorker, type Worker } from '../worker/worker.ts';
@@ -46,17 +47,12 @@ const BIN = resolve(import.meta.dirname, '../../bin/am.mjs');
 export async function startLocalStack(opts: LocalStackOptions): Promise<LocalStack> {
   const { config, log } = opts;
   const home = resolve(config.AM_HOME);
-  mkdirSync(home, { recursive: true, mode: 0o700 });
+  // Before anything in AM_HOME is written: admin.json, the worker configs and the read model are this
+  // process's alone (with NATS_URL too). The embedded NATS takes the same lock again.
+  const lock = lockHome(home);
   const print = opts.print ?? (() => {});
   const adminConfigPath = join(home, 'admin.json');
-  const embedded =
-    config.NATS_URL === undefined
-      ? await startEmbeddedNats({
-          home,
-          ...(config.AM_NATS_SERVER_BIN ? { binary: config.AM_NATS_SERVER_BIN } : {}),
-        })
-      : null;
-  const cleanups: Array<() => Promise<void>> = [];
+  const cleanups: Array<() => Promise<void>> = [async () => lock.release()];
   const stopAll = async () => {
     for (const cleanup of cleanups.splice(0).reverse()) {
       try {
@@ -66,8 +62,15 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       }
     }
   };
-  if (embedded) cleanups.push(() => embedded.stop());
   try {
+    const embedded =
+      config.NATS_URL === undefined
+        ? await startEmbeddedNats({
+            home,
+            ...(config.AM_NATS_SERVER_BIN ? { binary: config.AM_NATS_SERVER_BIN } : {}),
+          })
+        : null;
+    if (embedded) cleanups.push(() => embedded.stop());
     const savedAdmin = readClientConfig(adminConfigPath);
     const adminToken = config.AM_ADMIN_TOKEN ?? savedAdmin?.auth_token ?? generateToken();
     let runtime: ServerRuntime;

@@ -10,6 +10,7 @@ import { registerServerCommand } from './commands/server.ts';
 import { registerSubmitCommand } from './commands/submit.ts';
 import { registerUpCommand } from './commands/up.ts';
 import { registerWorkerCommand } from './commands/worker.ts';
+import { guardStdout } from './process-signals.ts';
 
 /** The `am` command. Subcommands are wired here; each lives in its own file under src/cli/commands. */
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -22,6 +23,7 @@ const program = new Command()
   .version(pkg.version, '-v, --version')
   .option('--verbose', 'print stack traces on errors');
 
+guardStdout();
 registerUpCommand(program);
 registerServerCommand(program);
 registerWorkerCommand(program);

@@ -1,5 +1,11 @@
-/** Resolves on the first SIGINT or SIGTERM; a second one exits at once (the operator insists). */
-export function untilSignal(): Promise<NodeJS.Signals> {
+/** Why a long-running command stops: a signal, or the reader of its stdout went away. */
+export type StopReason = NodeJS.Signals | 'stdout closed';
+
+/**
+ * Resolves on the first SIGINT or SIGTERM, or when stdout is closed (`am up | head -1`); a second
+ * signal exits at once (the operator insists).
+ */
+export function untilSignal(): Promise<StopReason> {
   return new Promise((resolve) => {
     let received = false;
     const handler = (signal: NodeJS.Signals) => {
@@ -9,5 +15,38 @@ export function untilSignal(): Promise<NodeJS.Signals> {
     };
     process.on('SIGINT', handler);
     process.on('SIGTERM', handler);
+    onStdoutClosed(() => {
+      received = true;
+      resolve('stdout closed');
+    });
   });
+}
+
+let stdoutClosed = false;
+const stdoutClosedListeners = new Set<() => void>();
+
+/**
+ * A closed stdout (`am events ID --json | head -2`) ends the command quietly with exit 0, as SIGPIPE
+ * ends a Unix filter, instead of an EPIPE stack trace. A command that holds resources (NATS, workers,
+ * a lock) registers with `onStdoutClosed` and is told instead, so it shuts down in order; later writes
+ * fail silently into this listener.
+ */
+export function guardStdout(): void {
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+    if (stdoutClosed) return;
+    stdoutClosed = true;
+    if (stdoutClosedListeners.size === 0) process.exit(0);
+    for (const listener of [...stdoutClosedListeners]) listener();
+  });
+}
+
+/** Calls `listener` once stdout is closed (at once if it already is); returns the unregistration. */
+export function onStdoutClosed(listener: () => void): () => void {
+  if (stdoutClosed) {
+    listener();
+    return () => {};
+  }
+  stdoutClosedListeners.add(listener);
+  return () => stdoutClosedListeners.delete(listener);
 }

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { lockHome } from './home-lock.ts';
 import { natsServerConfig } from './nats-config.ts';
 import { findFreePort, type NatsServerProcess, startNatsServerProcess } from './nats-server-process.ts';
 
@@ -28,19 +30,77 @@ interface EmbeddedState {
  * so a restart reuses the same store, address and credentials.
  */
 export async function startEmbeddedNats(opts: { home: string; binary?: string }): Promise<EmbeddedNats> {
-  const dir = join(opts.home, 'nats');
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const statePath = join(dir, 'embedded.json');
-  const state = await loadOrCreateState(statePath);
-  const configFile = join(dir, 'nats-server.conf');
-  writeFileSync(configFile, embeddedNatsConfig(state), { mode: 0o600 });
-  const server = await startNatsServerProcess({
-    storeDir: join(dir, 'store'),
-    port: state.port,
-    configFile,
-    ...(opts.binary === undefined ? {} : { binary: opts.binary }),
-  });
-  return { url: server.url, users: state.users, server, stop: () => server.stop() };
+  // Before any file is written: a second nats-server on the same store would corrupt it.
+  const lock = lockHome(opts.home);
+  try {
+    const dir = join(opts.home, 'nats');
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const statePath = join(dir, 'embedded.json');
+    const state = await loadOrCreateState(statePath);
+    const configFile = join(dir, 'nats-server.conf');
+    const storeDir = join(dir, 'store');
+    const pidFile = join(dir, 'nats-server.pid');
+    await stopOrphanedServer(pidFile, storeDir);
+    writeFileSync(configFile, embeddedNatsConfig(state), { mode: 0o600 });
+    const server = await startNatsServerProcess({
+      storeDir,
+      port: state.port,
+      configFile,
+      ...(opts.binary === undefined ? {} : { binary: opts.binary }),
+    });
+    writeFileSync(pidFile, `${server.pid}\n`, { mode: 0o600 });
+    let stopping: Promise<void> | null = null;
+    return {
+      url: server.url,
+      users: state.users,
+      server,
+      stop() {
+        stopping ??= server
+          .stop()
+          .then(() => rmSync(pidFile, { force: true }))
+          .finally(() => lock.release());
+        return stopping;
+      },
+    };
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
+}
+
+/**
+ * A nats-server left running on this store by an AM process that was killed (SIGKILL leaves children
+ * behind): it is stopped before a new one starts, since two servers on one JetStream store corrupt it.
+ * Only a live process whose command line names this very store is touched.
+ */
+async function stopOrphanedServer(pidFile: string, storeDir: string): Promise<void> {
+  let pid: number;
+  try {
+    pid = Number.parseInt(readFileSync(pidFile, 'utf8').trim(), 10);
+  } catch {
+    return;
+  }
+  if (!Number.isInteger(pid) || pid <= 0 || !runsOnStore(pid, storeDir)) {
+    rmSync(pidFile, { force: true });
+    return;
+  }
+  process.kill(pid, 'SIGTERM');
+  // A clean JetStream shutdown first; SIGKILL only if it does not come.
+  for (let waited = 0; waited < 10_000 && runsOnStore(pid, storeDir); waited += 100) await sleep(100);
+  if (runsOnStore(pid, storeDir)) process.kill(pid, 'SIGKILL');
+  for (let waited = 0; waited < 5_000 && runsOnStore(pid, storeDir); waited += 100) await sleep(100);
+  rmSync(pidFile, { force: true });
+}
+
+/** Whether `pid` is alive and is a nats-server started on `storeDir` (Linux /proc; elsewhere: never). */
+function runsOnStore(pid: number, storeDir: string): boolean {
+  try {
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\u0000');
+    const at = argv.indexOf('-sd');
+    return at >= 0 && argv[at + 1] === storeDir && /nats-server/.test(argv[0] ?? '');
+  } catch {
+    return false;
+  }
 }
 
 /**

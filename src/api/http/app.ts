@@ -11,7 +11,7 @@ import { authenticate, bearerToken, type Principal } from '../principal.ts';
 import { openApiDocument, type RouteDoc } from './openapi-spec.ts';
 import { errorHandler, sendProblem } from './problem-json.ts';
 import { HttpMetrics } from './prom-metrics.ts';
-import { registerEventStream } from './sse.ts';
+import { EVENT_STREAM_DOC, registerEventStream } from './sse.ts';
 
 export interface BuildAppOptions {
   ctx: AppContext;
@@ -51,6 +51,18 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   const limiter = new AgentRateLimit(opts.rateLimitPerSec ?? 1_000);
   const metrics = new HttpMetrics(ctx);
   const docs: RouteDoc[] = [];
+  // An empty body with content-type application/json means no body, as for the routes that take none
+  // (cancel, retry, revoke): role checks and validation then decide, not the parser. Other JSON is parsed
+  // by Fastify's own parser (prototype-poisoning checks, its 400 for malformed JSON).
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, payload, done) => {
+    if (payload.length === 0) {
+      done(null, undefined);
+      return;
+    }
+    parseJson(request, payload.toString(), done);
+  });
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((request, reply) =>
     sendProblem(
@@ -188,6 +200,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   });
 
   registerEventStream(app, ctx, authenticated);
+  docs.push(EVENT_STREAM_DOC);
 
   app.get('/healthz', async () => ({ ok: true }));
   app.get('/readyz', async (request, reply) => {

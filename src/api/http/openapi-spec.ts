@@ -15,6 +15,10 @@ export interface RouteDoc {
   summary: string;
   input: z.ZodType;
   reply?: z.ZodType | undefined;
+  /** The media type of the success reply (for a stream: of each message's data). Default application/json. */
+  produces?: 'application/json' | 'text/event-stream';
+  /** Request headers the route reads, besides authorization. Default: none. */
+  headers?: ReadonlyArray<{ name: string; description: string }>;
 }
 
 const REPLIES: Record<string, z.ZodType> = {
@@ -38,6 +42,15 @@ export function openApiDocument(routes: readonly RouteDoc[]): Record<string, unk
       required: true,
       schema: { type: 'string' },
     }));
+    for (const header of route.headers ?? []) {
+      parameters.push({
+        name: header.name,
+        in: 'header',
+        required: false,
+        description: header.description,
+        schema: { type: 'string' },
+      });
+    }
     let requestBody: unknown;
     if (route.method === 'GET') {
       for (const [name, schema] of Object.entries(properties)) {
@@ -56,7 +69,9 @@ export function openApiDocument(routes: readonly RouteDoc[]): Record<string, unk
     const responses: Record<string, unknown> = {
       [String(route.status)]: {
         description: 'OK',
-        ...(reply ? { content: { 'application/json': { schema: toJson(reply, 'output') } } } : {}),
+        ...(reply
+          ? { content: { [route.produces ?? 'application/json']: { schema: toJson(reply, 'output') } } }
+          : {}),
       },
       default: {
         description: 'An error (application/problem+json with a stable code)',

@@ -7,8 +7,9 @@ import { loadConfig } from '../../config.ts';
 import { AppError } from '../../errors.ts';
 import type { TaskGraph, TrailEvent } from '../../protocol/index.ts';
 import { agentsFromConfig } from '../agents-factory.ts';
-import { startLocalStack } from '../local-stack.ts';
+import { type LocalStack, startLocalStack } from '../local-stack.ts';
 import { createLogger } from '../logger.ts';
+import { onStdoutClosed } from '../process-signals.ts';
 
 /** The goal's `[[BAD-ONCE]]` marker makes the offline auditor fail one task in cycle 1 (docs/offline-provider.md). */
 export const DEMO_GOAL =
@@ -38,14 +39,25 @@ export function registerDemoCommand(program: Command): void {
       });
       const print = (line: string) => process.stdout.write(`${line}\n`);
       const log = createLogger({ AM_LOG_LEVEL: 'error' }, 'am-demo');
-      print('Starting NATS, the server, the manager and 3 workers (offline model)…');
-      const stack = await startLocalStack({
-        config,
-        log,
-        agents: agentsFromConfig(config),
-        workers: 3,
-        workerMode: 'in-process',
+      // Nobody reads the rest (`am demo | head`): stop waiting, but still shut down and remove the home.
+      let stdoutGone = false;
+      onStdoutClosed(() => {
+        stdoutGone = true;
       });
+      print('Starting NATS, the server, the manager and 3 workers (offline model)…');
+      let stack: LocalStack;
+      try {
+        stack = await startLocalStack({
+          config,
+          log,
+          agents: agentsFromConfig(config),
+          workers: 3,
+          workerMode: 'in-process',
+        });
+      } catch (error) {
+        rmSync(home, { recursive: true, force: true });
+        throw error;
+      }
       let status = 'UNKNOWN';
       try {
         const call = async <T>(path: string, init?: RequestInit): Promise<T> => {
@@ -65,7 +77,7 @@ export function registerDemoCommand(program: Command): void {
         const deadline = Date.now() + opts.timeout * 1000;
         let graph: TaskGraph | null = null;
         let last = '';
-        while (Date.now() < deadline) {
+        while (Date.now() < deadline && !stdoutGone) {
           graph = await call<TaskGraph>(`/v1/graphs/${graphId}?minSeq=${seq}`);
           const done = graph.tasks.filter((t) => t.kind === 'work' && t.status === 'COMPLETED').length;
           const total = graph.tasks.filter((t) => t.kind === 'work').length;
@@ -75,6 +87,7 @@ export function registerDemoCommand(program: Command): void {
           if (['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(graph.graph.status)) break;
           await sleep(100);
         }
+        if (stdoutGone) return;
         if (!graph) throw new AppError('AM_ERR_INTERNAL', 'the demo graph never appeared');
         status = graph.graph.status;
         const { events } = await call<{ events: TrailEvent[] }>(`/v1/graphs/${graphId}/events?limit=10000`);
@@ -97,7 +110,7 @@ export function registerDemoCommand(program: Command): void {
         await stack.stop();
         rmSync(home, { recursive: true, force: true });
       }
-      if (status !== 'SUCCEEDED') process.exitCode = 1;
+      if (status !== 'SUCCEEDED' && !stdoutGone) process.exitCode = 1;
     });
 }
 

@@ -19,12 +19,13 @@ export function registerEventsCommand(program: Command): void {
     .option('--config <file>', 'a mcp_client_config.json naming the server and token')
     .action(async (id: string, opts: { follow?: boolean; json?: boolean; config?: string }) => {
       const client = new ApiClient(resolveClient(loadConfig(), opts.config));
-      let fromSeq = 1;
+      // The first read names no fromSeq: only then does the server answer 404 for a graph it does not know.
+      let fromSeq: number | undefined;
       let ended = false;
       for (;;) {
         const { events } = await client.request<{ events: TrailEvent[] }>(
           'GET',
-          `/v1/graphs/${encodeURIComponent(id)}/events?fromSeq=${fromSeq}&limit=1000`,
+          `/v1/graphs/${encodeURIComponent(id)}/events?${fromSeq === undefined ? '' : `fromSeq=${fromSeq}&`}limit=1000`,
         );
         for (const event of events) {
           process.stdout.write(opts.json ? `${JSON.stringify(event)}\n` : `${renderEventLine(event)}\n`);

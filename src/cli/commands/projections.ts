@@ -1,10 +1,12 @@
 import { join } from 'node:path';
+import type { NatsConnection } from '@nats-io/nats-core';
 import type { Command } from 'commander';
 import { loadConfig, natsServers } from '../../config.ts';
 import { rebuildReadModel } from '../../projections/index.ts';
 import { connectNats } from '../../store/connect.ts';
 import { startEmbeddedNats } from '../../store/embedded-nats.ts';
 import { EventStore } from '../../store/event-store.ts';
+import { onStdoutClosed } from '../process-signals.ts';
 
 /** `am projections rebuild`: replays the stream from sequence 1 into a read model file. */
 export function registerProjectionsCommand(program: Command): void {
@@ -17,15 +19,29 @@ export function registerProjectionsCommand(program: Command): void {
     .option('--db <file>', 'the SQLite file (default AM_DB, else $AM_HOME/read-model-<port>.sqlite)')
     .action(async (opts: { db?: string }) => {
       const config = loadConfig();
+      // A rebuild half done is worse than one nobody watches (`am projections rebuild | head -1`): finish it.
+      onStdoutClosed(() => {});
+      // Refused while `am up` runs on this AM_HOME: it holds the lock that the embedded NATS takes.
       const embedded =
-        config.NATS_URL === undefined ? await startEmbeddedNats({ home: config.AM_HOME }) : null;
-      const nc = await connectNats({
-        servers: embedded ? [embedded.url] : natsServers(config),
-        name: 'am-rebuild',
-        ...(embedded ? { user: embedded.users.service.user, pass: embedded.users.service.password } : {}),
-        ...(!embedded && config.NATS_USER ? { user: config.NATS_USER } : {}),
-        ...(!embedded && config.NATS_PASSWORD ? { pass: config.NATS_PASSWORD } : {}),
-      });
+        config.NATS_URL === undefined
+          ? await startEmbeddedNats({
+              home: config.AM_HOME,
+              ...(config.AM_NATS_SERVER_BIN ? { binary: config.AM_NATS_SERVER_BIN } : {}),
+            })
+          : null;
+      let nc: NatsConnection;
+      try {
+        nc = await connectNats({
+          servers: embedded ? [embedded.url] : natsServers(config),
+          name: 'am-rebuild',
+          ...(embedded ? { user: embedded.users.service.user, pass: embedded.users.service.password } : {}),
+          ...(!embedded && config.NATS_USER ? { user: config.NATS_USER } : {}),
+          ...(!embedded && config.NATS_PASSWORD ? { pass: config.NATS_PASSWORD } : {}),
+        });
+      } catch (error) {
+        await embedded?.stop();
+        throw error;
+      }
       try {
         const store = await EventStore.open(nc, {
           streamName: config.AM_STREAM,
@@ -53,8 +69,11 @@ export function registerProjectionsCommand(program: Command): void {
           `${tty ? '\n' : ''}rebuilt ${dbPath}: ${events} events in ${(ms / 1000).toFixed(2)} s (${Math.round(events / (ms / 1000))} events/s)\n`,
         );
       } finally {
-        await nc.drain();
-        await embedded?.stop();
+        try {
+          await nc.drain();
+        } finally {
+          await embedded?.stop();
+        }
       }
     });
 }

@@ -45,13 +45,17 @@ export function registerWorkerCommand(program: Command): void {
             `${opts.config}: nats_url: required for --transport nats`,
           );
         }
-        transport = await NatsTransport.connect({
-          servers: servers.split(','),
-          token: client.auth_token,
-          name: `am-worker-${client.client_agent_id}`,
-          ...(client.nats_user === undefined ? {} : { user: client.nats_user }),
-          ...(client.nats_password === undefined ? {} : { password: client.nats_password }),
-        });
+        try {
+          transport = await NatsTransport.connect({
+            servers: servers.split(','),
+            token: client.auth_token,
+            name: `am-worker-${client.client_agent_id}`,
+            ...(client.nats_user === undefined ? {} : { user: client.nats_user }),
+            ...(client.nats_password === undefined ? {} : { password: client.nats_password }),
+          });
+        } catch (error) {
+          throw natsConnectError(error, servers, opts.config);
+        }
       } else {
         transport = new HttpTransport({ serverUrl: client.server_url, token: client.auth_token });
       }
@@ -107,4 +111,22 @@ export function registerWorkerCommand(program: Command): void {
         `stopped (claimed ${worker.stats.claimed}, completed ${worker.stats.completed}, released ${worker.stats.released})`,
       );
     });
+}
+
+/**
+ * The transport says "cannot reach NATS" for every failed connect; a server that answered and refused
+ * the user and password is a config mistake, not a network one, so it gets its own line.
+ */
+function natsConnectError(error: unknown, servers: string, configFile: string): unknown {
+  const cause = error instanceof Error ? error.cause : undefined;
+  const refused =
+    (cause instanceof Error && cause.name === 'AuthorizationError') ||
+    (error instanceof Error && /authorization violation/i.test(error.message));
+  if (!refused) return error;
+  const reason = cause instanceof Error ? cause.message : 'Authorization Violation';
+  return new AppError(
+    'AM_ERR_AUTH_INVALID',
+    `NATS at ${servers} refused the credentials (${reason}) — check nats_user / nats_password in ${configFile}`,
+    { cause: error },
+  );
 }

@@ -1,0 +1,124 @@
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { AppError } from '../errors.ts';
+
+/** The exclusive hold of one AM_HOME by this process. */
+export interface HomeLock {
+  /** `<home>/am.lock`; it holds the owner's pid. */
+  readonly path: string;
+  /** Gives this hold back; the file goes when the last hold of this process does. Idempotent. */
+  release(): void;
+}
+
+const LOCK_FILE = 'am.lock';
+/** A lock file with no pid yet is being written; older than this, its writer died in between. */
+const EMPTY_LOCK_GRACE_MS = 5_000;
+/** Lock files this process owns, with the number of holds on each (am up's stack and its NATS both hold one). */
+const heldLocks = new Map<string, number>();
+let lockExitHookInstalled = false;
+
+/**
+ * Takes `<home>/am.lock` for this process, or fails with one line naming the process that has it: two
+ * processes running one AM_HOME would run two nats-servers on one JetStream store and overwrite each
+ * other's admin.json, worker configs and NATS config. The file is created with O_EXCL, so exactly one
+ * of two racing starts wins; a lock whose pid is no longer alive (a SIGKILL, a crash) is taken over.
+ * Holds are counted per process, so the parts of one process may each take it. The file is removed on
+ * release and, as a last resort, when the process exits.
+ */
+export function lockHome(home: string): HomeLock {
+  const path = resolve(home, LOCK_FILE);
+  const holds = heldLocks.get(path);
+  if (holds !== undefined) {
+    heldLocks.set(path, holds + 1);
+    return holdOf(path);
+  }
+  mkdirSync(home, { recursive: true, mode: 0o700 });
+  // Twice at most: a stale lock is removed once; losing the race for it after that is a real conflict.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const fd = openSync(path, 'wx', 0o600);
+      try {
+        writeSync(fd, `${process.pid}\n`);
+      } finally {
+        closeSync(fd);
+      }
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const owner = lockOwner(path);
+      if (owner.alive || attempt >= 2) {
+        throw new AppError(
+          'AM_ERR_CONFIG_INVALID',
+          `AM_HOME ${resolve(home)} is in use by another AgentManager process (pid ${owner.pid ?? 'unknown'}) — stop it first or set another AM_HOME (if that pid is not AgentManager, delete ${path})`,
+        );
+      }
+      // Only if it still names the dead owner, so a start that took it over meanwhile keeps it.
+      if (lockOwner(path).pid === owner.pid) rmSync(path, { force: true });
+    }
+  }
+  heldLocks.set(path, 1);
+  if (!lockExitHookInstalled) {
+    lockExitHookInstalled = true;
+    // process.exit() (a second Ctrl-C, a closed stdout) skips the orderly release.
+    process.once('exit', () => {
+      for (const held of heldLocks.keys()) removeIfOurs(held);
+    });
+  }
+  return holdOf(path);
+}
+
+function holdOf(path: string): HomeLock {
+  let released = false;
+  return {
+    path,
+    release() {
+      if (released) return;
+      released = true;
+      const holds = heldLocks.get(path) ?? 0;
+      if (holds > 1) {
+        heldLocks.set(path, holds - 1);
+        return;
+      }
+      heldLocks.delete(path);
+      removeIfOurs(path);
+    },
+  };
+}
+
+/** Who holds a lock file, and whether that process still runs. */
+function lockOwner(path: string): { pid: number | null; alive: boolean } {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    // Gone since the failed create: try again.
+    return { pid: null, alive: false };
+  }
+  const pid = Number.parseInt(text.trim(), 10);
+  if (!Number.isInteger(pid) || pid <= 0) {
+    let ageMs = 0;
+    try {
+      ageMs = Date.now() - statSync(path).mtimeMs;
+    } catch {
+      return { pid: null, alive: false };
+    }
+    return { pid: null, alive: ageMs < EMPTY_LOCK_GRACE_MS };
+  }
+  // Our own pid in a file we do not hold is left from an earlier run (a container restarts with the same pid).
+  if (pid === process.pid) return { pid, alive: false };
+  try {
+    process.kill(pid, 0);
+    return { pid, alive: true };
+  } catch (error) {
+    // EPERM: the process exists but belongs to someone else.
+    return { pid, alive: (error as NodeJS.ErrnoException).code === 'EPERM' };
+  }
+}
+
+function removeIfOurs(path: string): void {
+  try {
+    if (Number.parseInt(readFileSync(path, 'utf8').trim(), 10) === process.pid) rmSync(path, { force: true });
+  } catch {
+    // Already gone.
+  }
+}
