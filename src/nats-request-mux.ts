@@ -5,6 +5,7 @@ import {
   type NatsConnection,
   type Subscription,
 } from '@nats-io/nats-core';
+import { atTurnEnd } from './nats-turn-outbox.ts';
 
 /** A request got no reply within its timeout. */
 export class NatsRequestTimeoutError extends Error {
@@ -48,9 +49,9 @@ const SWEEP_MS = 50;
  * second that was about a tenth of the AM server's CPU. Here a request is a map entry and a publish;
  * one coarse interval sweeps deadlines while anything is open.
  *
- * Requests made during one turn of the event loop are published together at its end (setImmediate):
- * nats.js writes to the socket once per microtask flush, and a loopback write costs tens of
- * microseconds, so the appends of all the commands a socket read delivered leave in one write.
+ * Requests made during one turn of the event loop are published together at its end (atTurnEnd), with
+ * whatever else the connection sends then (command replies): the appends of all the commands a socket
+ * read delivered leave in one write.
  */
 export class NatsRequestMux {
   readonly #nc: NatsConnection;
@@ -102,7 +103,7 @@ export class NatsRequestMux {
       });
       if (!this.#flushScheduled) {
         this.#flushScheduled = true;
-        setImmediate(() => this.#flush());
+        atTurnEnd(this.#nc, () => this.#flush());
       }
     });
   }

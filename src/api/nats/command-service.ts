@@ -1,5 +1,6 @@
 import { Match, type Msg, type NatsConnection, type Subscription } from '@nats-io/nats-core';
 import { AppError, isAppError } from '../../errors.ts';
+import { atTurnEnd } from '../../nats-turn-outbox.ts';
 import type { CommandReply } from '../../protocol/index.ts';
 import { AgentRateLimit } from '../agent-rate-limit.ts';
 import type { AppContext } from '../app-context.ts';
@@ -72,7 +73,7 @@ export function startCommandService(opts: CommandServiceOptions): CommandService
     }
   })();
 
-  // Replies of one event-loop turn leave in one socket write (see NatsRequestMux on why that pays).
+  // Replies of one event-loop turn leave in one socket write, with the turn's appends (see atTurnEnd).
   let replies: Array<{ msg: Msg; reply: CommandReply }> = [];
   let repliesScheduled = false;
   function sendReplies(): void {
@@ -88,7 +89,7 @@ export function startCommandService(opts: CommandServiceOptions): CommandService
     replies.push({ msg, reply });
     if (!repliesScheduled) {
       repliesScheduled = true;
-      setImmediate(sendReplies);
+      atTurnEnd(nc, sendReplies);
     }
   }
 
