@@ -8,7 +8,7 @@ import { buildApp } from '../../../../src/api/http/app.ts';
 import { decideExpireLease, handleCommand } from '../../../../src/commands/index.ts';
 import type { ClaimReply, TaskGraph } from '../../../../src/protocol/index.ts';
 import { connectNats } from '../../../../src/store/connect.ts';
-import { makeTempDir, startTestNats, type TestNats } from '../../../kit/index.ts';
+import { httpCall, makeTempDir, startTestNats, type TestNats } from '../../../kit/index.ts';
 
 const ADMIN = 'http-test-admin-token-0123456789';
 
@@ -21,25 +21,7 @@ describe('HTTP API over a real nats-server and a real port', () => {
   let worker: string;
   let revoked: string;
 
-  const call = async (method: string, path: string, token: string | null, body?: unknown) => {
-    const response = await fetch(`${url}${path}`, {
-      method,
-      headers: {
-        ...(token === null ? {} : { authorization: `Bearer ${token}` }),
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
-    });
-    const text = await response.text();
-    const type = response.headers.get('content-type') ?? '';
-    return {
-      status: response.status,
-      type,
-      body: (text && type.includes('json') ? JSON.parse(text) : { text }) as Record<string, unknown> & {
-        code?: string;
-      },
-    };
-  };
+  const call = httpCall(() => url);
   const submit = async (body: unknown) => {
     const reply = await call('POST', '/v1/tasks', ADMIN, body);
     expect(reply.status).toBe(202);

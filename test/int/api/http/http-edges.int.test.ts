@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AppNode, startAppNode } from '../../../../src/api/app-node.ts';
 import { buildApp } from '../../../../src/api/http/app.ts';
 import { connectNats } from '../../../../src/store/connect.ts';
-import { makeTempDir, startTestNats, type TestNats } from '../../../kit/index.ts';
+import { httpCall, makeTempDir, startTestNats, type TestNats } from '../../../kit/index.ts';
 
 const ADMIN = 'http-edges-admin-token-0123456789';
 const UNKNOWN = '00000000-0000-4000-8000-000000000000';
@@ -19,24 +19,7 @@ describe('HTTP API edges', () => {
   let url: string;
   let worker: string;
 
-  /** `body` is sent as is (a string) with content-type application/json when given. */
-  const call = async (method: string, path: string, token: string, body?: string) => {
-    const response = await fetch(`${url}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${token}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(body === undefined ? {} : { body }),
-    });
-    const text = await response.text();
-    const type = response.headers.get('content-type') ?? '';
-    return {
-      status: response.status,
-      type,
-      body: (text && type.includes('json') ? JSON.parse(text) : { text }) as Record<string, unknown>,
-    };
-  };
+  const call = httpCall(() => url);
   const submit = async (goal: string) => {
     const response = await call(
       'POST',
