@@ -1,4 +1,5 @@
 export * from './free-port.ts';
+export * from './http-api.ts';
 export * from './http-call.ts';
 export * from './nats.ts';
 export * from './temp-dir.ts';

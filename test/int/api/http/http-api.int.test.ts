@@ -1,22 +1,15 @@
-import { join } from 'node:path';
-import type { NatsConnection } from '@nats-io/nats-core';
-import type { FastifyInstance } from 'fastify';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AppNode, startAppNode } from '../../../../src/api/app-node.ts';
-import { buildApp } from '../../../../src/api/http/app.ts';
+import type { AppNode } from '../../../../src/api/app-node.ts';
 import { decideExpireLease, handleCommand } from '../../../../src/commands/index.ts';
 import type { ClaimReply, TaskGraph } from '../../../../src/protocol/index.ts';
-import { connectNats } from '../../../../src/store/connect.ts';
-import { httpCall, makeTempDir, startTestNats, type TestNats } from '../../../kit/index.ts';
+import { httpCall, startTestHttpApi, type TestHttpApi } from '../../../kit/index.ts';
 
 const ADMIN = 'http-test-admin-token-0123456789';
 
 describe('HTTP API over a real nats-server and a real port', () => {
-  let nats: TestNats;
-  let nc: NatsConnection;
+  let testApi: TestHttpApi;
   let node: AppNode;
-  let app: FastifyInstance;
   let url: string;
   let worker: string;
   let revoked: string;
@@ -63,26 +56,15 @@ describe('HTTP API over a real nats-server and a real port', () => {
   };
 
   beforeAll(async () => {
-    nats = await startTestNats();
-    nc = await connectNats({ servers: nats.url });
-    node = await startAppNode({
-      nc,
-      store: nats.settings,
-      dbPath: join(makeTempDir('am-http'), 'read-model.sqlite'),
-      adminToken: ADMIN,
-    });
-    app = await buildApp({ ctx: node.ctx, bodyLimitBytes: 64 * 1024 });
-    url = await app.listen({ port: 0, host: '127.0.0.1' });
+    testApi = await startTestHttpApi({ adminToken: ADMIN, bodyLimitBytes: 64 * 1024 });
+    ({ node, url } = testApi);
     worker = await register('w-main');
     revoked = await register('w-revoked');
     expect((await call('POST', '/v1/agents/w-revoked/revoke', ADMIN)).status).toBe(202);
   });
 
   afterAll(async () => {
-    await app?.close();
-    await node?.close();
-    await nc?.drain();
-    await nats?.cleanup();
+    await testApi?.cleanup();
   });
 
   describe('seed checkpoint: a submitted graph', () => {
@@ -270,6 +252,23 @@ describe('HTTP API over a real nats-server and a real port', () => {
         const reply = await result;
         expect(reply.status).toBe(202);
       });
+    });
+  });
+
+  describe('a command on a graph this server has not projected yet', () => {
+    it('waits for the graph instead of calling it unknown; a graph not in the stream stays a 404', async () => {
+      await withProjectorPaused(async (resumeSoon) => {
+        const { graphId } = await submit({
+          goal: 'cancel me at once',
+          tasks: [{ id: 'a', title: 'A', instructions: '' }],
+        });
+        expect(node.ctx.projector.graphState(graphId)).toBeNull();
+        const cancelling = call('POST', `/v1/graphs/${graphId}/cancel`, ADMIN, {});
+        resumeSoon();
+        expect((await cancelling).status).toBe(202);
+      });
+      const unknown = await call('POST', '/v1/graphs/00000000-0000-4000-8000-000000000001/cancel', ADMIN, {});
+      expect(unknown).toMatchObject({ status: 404, body: { code: 'AM_ERR_GRAPH_NOT_FOUND' } });
     });
   });
 

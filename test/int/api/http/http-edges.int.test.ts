@@ -1,21 +1,14 @@
-import { join } from 'node:path';
-import type { NatsConnection } from '@nats-io/nats-core';
-import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AppNode, startAppNode } from '../../../../src/api/app-node.ts';
-import { buildApp } from '../../../../src/api/http/app.ts';
-import { connectNats } from '../../../../src/store/connect.ts';
-import { httpCall, makeTempDir, startTestNats, type TestNats } from '../../../kit/index.ts';
+import type { AppNode } from '../../../../src/api/app-node.ts';
+import { httpCall, startTestHttpApi, type TestHttpApi } from '../../../kit/index.ts';
 
 const ADMIN = 'http-edges-admin-token-0123456789';
 const UNKNOWN = '00000000-0000-4000-8000-000000000000';
 
 /** The event stream, the JSON body parser and the OpenAPI document, over a real nats-server and port. */
 describe('HTTP API edges', () => {
-  let nats: TestNats;
-  let nc: NatsConnection;
+  let testApi: TestHttpApi;
   let node: AppNode;
-  let app: FastifyInstance;
   let url: string;
   let worker: string;
 
@@ -64,16 +57,8 @@ describe('HTTP API edges', () => {
   };
 
   beforeAll(async () => {
-    nats = await startTestNats();
-    nc = await connectNats({ servers: nats.url });
-    node = await startAppNode({
-      nc,
-      store: nats.settings,
-      dbPath: join(makeTempDir('am-http-edges'), 'read-model.sqlite'),
-      adminToken: ADMIN,
-    });
-    app = await buildApp({ ctx: node.ctx });
-    url = await app.listen({ port: 0, host: '127.0.0.1' });
+    testApi = await startTestHttpApi({ adminToken: ADMIN });
+    ({ node, url } = testApi);
     const registered = await call(
       'POST',
       '/v1/agents',
@@ -85,10 +70,7 @@ describe('HTTP API edges', () => {
   });
 
   afterAll(async () => {
-    await app?.close();
-    await node?.close();
-    await nc?.drain();
-    await nats?.cleanup();
+    await testApi?.cleanup();
   });
 
   describe('GET /v1/graphs/:id/events/stream', () => {
