@@ -256,19 +256,28 @@ describe('HTTP API over a real nats-server and a real port', () => {
   });
 
   describe('a command on a graph this server has not projected yet', () => {
-    it('waits for the graph instead of calling it unknown; a graph not in the stream stays a 404', async () => {
+    it('reads and commands wait for the graph instead of calling it unknown; a graph not in the stream stays a 404', async () => {
       await withProjectorPaused(async (resumeSoon) => {
         const { graphId } = await submit({
           goal: 'cancel me at once',
           tasks: [{ id: 'a', title: 'A', instructions: '' }],
         });
         expect(node.ctx.projector.graphState(graphId)).toBeNull();
+        const reading = call('GET', `/v1/graphs/${graphId}`, ADMIN);
         const cancelling = call('POST', `/v1/graphs/${graphId}/cancel`, ADMIN, {});
         resumeSoon();
+        expect(await reading).toMatchObject({ status: 200, body: { graph: { id: graphId } } });
         expect((await cancelling).status).toBe(202);
       });
-      const unknown = await call('POST', '/v1/graphs/00000000-0000-4000-8000-000000000001/cancel', ADMIN, {});
-      expect(unknown).toMatchObject({ status: 404, body: { code: 'AM_ERR_GRAPH_NOT_FOUND' } });
+      const unknown = '/v1/graphs/00000000-0000-4000-8000-000000000001';
+      expect(await call('POST', `${unknown}/cancel`, ADMIN, {})).toMatchObject({
+        status: 404,
+        body: { code: 'AM_ERR_GRAPH_NOT_FOUND' },
+      });
+      expect(await call('GET', unknown, ADMIN)).toMatchObject({
+        status: 404,
+        body: { code: 'AM_ERR_GRAPH_NOT_FOUND' },
+      });
     });
   });
 
