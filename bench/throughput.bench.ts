@@ -94,7 +94,8 @@ async function main(): Promise<void> {
     for (let run = 1; run <= RUNS; run++) {
       for (const shape of SHAPES) {
         for (const transport of TRANSPORTS) {
-          const byShape = (am[transport] ??= {});
+          const byShape = am[transport] ?? {};
+          am[transport] = byShape;
           const figures = await runAm(server, adminToken, worker.token, natsUrl, transport, shape, nats?.pid);
           byShape[shape.name] = faster(byShape[shape.name], figures);
         }
