@@ -8,6 +8,9 @@ import { eventIdGenerator } from './event-ids.ts';
 import { hashToken } from './principal.ts';
 import { PrincipalCache } from './principal-cache.ts';
 
+/** Candidates a claim picks from at random (see ReadyIndex `spread`). */
+const CLAIM_SPREAD = 8;
+
 export interface AppNodeOptions {
   nc: NatsConnection;
   store: StoreSettings;
@@ -33,7 +36,8 @@ export async function startAppNode(opts: AppNodeOptions): Promise<AppNode> {
   const log = opts.log ?? pino({ level: 'silent' });
   const store = await EventStore.open(opts.nc, opts.store);
   const readModel = ReadModel.open(opts.dbPath);
-  const readyIndex = new ReadyIndex();
+  // Several AM processes claim from identical indexes: a spread of a few keeps them off each other's head task.
+  const readyIndex = new ReadyIndex({ spread: CLAIM_SPREAD });
   const projector = new Projector({
     readModel,
     source: store,

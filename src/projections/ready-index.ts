@@ -20,6 +20,18 @@ export interface ReserveFilter {
   now: number;
 }
 
+export interface ReadyIndexOptions {
+  /**
+   * Pick at random among the first `spread` eligible candidates of the top priority instead of always
+   * the first. Every AM process's index holds the same tasks in the same order, so with several
+   * servers every claimer would race for the same head task and all but one lose (a wasted append
+   * each). A small spread keeps dispatch in READY order to within a few places. Default 1 (strict order).
+   */
+  spread?: number;
+  /** The random source (tests). Default Math.random. */
+  random?: () => number;
+}
+
 export class ReadyIndex {
   /** priority → (key → entry) in insertion order, which is READY order because the projector applies in sequence. */
   private readonly buckets = new Map<number, Map<string, ReadyEntry>>();
@@ -27,6 +39,13 @@ export class ReadyIndex {
   private readonly reserved = new Set<string>();
   private waiters: Array<() => void> = [];
   private count = 0;
+  private readonly spread: number;
+  private readonly random: () => number;
+
+  constructor(opts: ReadyIndexOptions = {}) {
+    this.spread = Math.max(1, Math.floor(opts.spread ?? 1));
+    this.random = opts.random ?? Math.random;
+  }
 
   get size(): number {
     return this.count;
@@ -63,19 +82,35 @@ export class ReadyIndex {
     this.count = 0;
   }
 
-  /** Takes the first candidate that is available, matches the worker and is not reserved, and reserves it. */
+  /**
+   * Takes a candidate that is available, matches the worker and is not reserved — the first one, or
+   * one of the first `spread` of the highest priority that has any — and reserves it.
+   */
   reserve(filter: ReserveFilter): ReadyEntry | null {
     for (const priority of this.priorities) {
       const bucket = this.buckets.get(priority);
       if (!bucket) continue;
-      for (const [key, entry] of bucket) {
+      let eligible: Array<[string, ReadyEntry]> | null = null;
+      for (const candidate of bucket) {
+        const [key, entry] = candidate;
         if (this.reserved.has(key) || entry.availableAt > filter.now) continue;
         if (entry.capability !== null && !filter.capabilities.has(entry.capability)) continue;
-        this.reserved.add(key);
-        return entry;
+        if (this.spread === 1) return this.take(key, entry);
+        eligible ??= [];
+        eligible.push(candidate);
+        if (eligible.length >= this.spread) break;
+      }
+      if (eligible !== null) {
+        const [key, entry] = eligible[Math.floor(this.random() * eligible.length)] ?? eligible[0]!;
+        return this.take(key, entry);
       }
     }
     return null;
+  }
+
+  private take(key: string, entry: ReadyEntry): ReadyEntry {
+    this.reserved.add(key);
+    return entry;
   }
 
   /** Gives a candidate back (its claim failed) so other claimers see it again. */

@@ -26,6 +26,28 @@ describe('ReadyIndex', () => {
     });
   });
 
+  describe('with a spread (several servers claim from the same order)', () => {
+    it('picks among the first `spread` eligible candidates of the top priority, as the random source says', () => {
+      const picks = [0, 0.3, 0.6, 0.99].map((r) => {
+        const index = new ReadyIndex({ spread: 4, random: () => r });
+        for (const id of ['a', 'b', 'c', 'd', 'e', 'f']) index.upsert(entry(id));
+        index.upsert(entry('low', { priority: -1 }));
+        return index.reserve(anyWorker)?.taskId;
+      });
+      expect(picks).toEqual(['a', 'b', 'c', 'd']);
+    });
+
+    it('never reaches past the top priority or a reserved candidate, and still hands out everything', () => {
+      const index = new ReadyIndex({ spread: 4, random: () => 0.99 });
+      index.upsert(entry('low', { priority: -1 }));
+      index.upsert(entry('x'));
+      index.upsert(entry('y'));
+      const taken = [1, 2, 3].map(() => index.reserve(anyWorker)?.taskId);
+      expect(taken).toEqual(['y', 'x', 'low']);
+      expect(index.reserve(anyWorker)).toBeNull();
+    });
+  });
+
   describe('when a candidate is reserved by a local claimer', () => {
     it('does not offer it again until it is unreserved', () => {
       const index = new ReadyIndex();
