@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { LIMITS, type Step } from '../protocol/index.ts';
+import { LIMITS, type Step, truncate } from '../protocol/index.ts';
 import type { Refined } from './llm-client.ts';
 
 /*
@@ -98,11 +98,3 @@ export type LlmPlan = z.infer<typeof LlmPlanSchema>;
 /** The synthesis's single step: how the outputs were combined, and the final answer. */
 export const LlmSynthesisSchema = z.object({ thought: z.string(), answer: z.string() });
 export type LlmSynthesis = z.infer<typeof LlmSynthesisSchema>;
-
-/** Keeps a text within a cap, saying how much was cut so a reader knows it is partial. */
-export function truncate(text: string, max: number): string {
-  if (text.length <= max) return text;
-  const note = `\n[… truncated ${text.length - max} characters]`;
-  if (max <= note.length) return text.slice(0, max);
-  return `${text.slice(0, max - note.length)}${note}`;
-}

@@ -6,10 +6,11 @@ import {
   type Result,
   type Step,
   type TaskError,
+  truncate,
   type Usage,
 } from '../protocol/index.ts';
 import { abortedError, addUsage, throwIfAborted, ZERO_USAGE } from './llm-client.ts';
-import { type StepDecision, truncate } from './llm-schemas.ts';
+import type { StepDecision } from './llm-schemas.ts';
 import type { SynthesisInput } from './synthesize.ts';
 import type { ToolDescriptor, ToolRegistry } from './tools/registry.ts';
 

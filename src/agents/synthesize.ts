@@ -1,7 +1,7 @@
 import type { Result } from '../protocol/index.ts';
-import { LIMITS } from '../protocol/index.ts';
+import { LIMITS, truncate } from '../protocol/index.ts';
 import type { StructuredLlm } from './llm-client.ts';
-import { LlmSynthesisSchema, truncate } from './llm-schemas.ts';
+import { LlmSynthesisSchema } from './llm-schemas.ts';
 import { PROMPT_VERSION, SYNTHESIS_SYSTEM_PROMPT, synthesisUserPrompt } from './prompts.ts';
 
 export interface SynthesisInput {

@@ -13,7 +13,7 @@ import type {
 } from '../protocol/index.ts';
 import type { AppContext } from './app-context.ts';
 import type { Principal } from './principal.ts';
-import { runGraphCommand } from './run-command.ts';
+import { awaitUnprojectedGraph, runGraphCommand } from './run-command.ts';
 
 /** Namespace of idempotent graph ids: graphId = UUIDv5(agentId + key). */
 const IDEMPOTENCY_NAMESPACE = '6f1d8f4e-2c1b-4d6a-9a57-2f0f6c1a9b3e';
@@ -62,20 +62,12 @@ export async function awaitMinSeq(ctx: AppContext, minSeq: number | undefined): 
 /** The whole TaskGraph (the projection sequence it reflects goes in the `am-projection-seq` header). */
 export async function getGraph(ctx: AppContext, graphId: string, minSeq?: number): Promise<TaskGraph> {
   await awaitMinSeq(ctx, minSeq);
-  const graph = ctx.readModel.taskGraph(graphId) ?? (await taskGraphOnceProjected(ctx, graphId));
+  // A graph unknown here may be in the stream already: then the read waits for it, as with its minSeq.
+  const graph =
+    ctx.readModel.taskGraph(graphId) ??
+    ((await awaitUnprojectedGraph(ctx, graphId)) ? ctx.readModel.taskGraph(graphId) : null);
   if (!graph) throw new AppError('AM_ERR_GRAPH_NOT_FOUND', `no graph ${graphId}`);
   return graph;
-}
-
-/**
- * A graph unknown to this read model may be in the stream already (read right after its submit, or
- * submitted through another server): then the read waits for it, as a read with that `minSeq` would.
- */
-async function taskGraphOnceProjected(ctx: AppContext, graphId: string): Promise<TaskGraph | null> {
-  const last = await ctx.store.getLastForSubject(ctx.store.subjects.graph(graphId)).catch(() => null);
-  if (last === null || last.seq <= ctx.projector.appliedSeq) return null;
-  await ctx.projector.waitFor(last.seq, MIN_SEQ_WAIT_MS);
-  return ctx.readModel.taskGraph(graphId);
 }
 
 export async function listGraphs(

@@ -3,8 +3,19 @@ import { type AppError, isAppError } from '../errors.ts';
 import type { EventMetadata } from '../events/index.ts';
 import type { AppContext } from './app-context.ts';
 
-/** How long a command naming a graph this read model does not know yet waits for it. */
+/** How long a command or read naming a graph this read model does not know yet waits for it. */
 const UNPROJECTED_GRAPH_WAIT_MS = 5_000;
+
+/**
+ * For a graph this read model does not know: whether the stream has it after all (submitted a moment
+ * ago, or through another server), in which case this waits until the read model has applied its last
+ * graph event. Resolves false when the stream has no such graph, or the read model is not behind it.
+ */
+export async function awaitUnprojectedGraph(ctx: AppContext, graphId: string): Promise<boolean> {
+  const last = await ctx.store.getLastForSubject(ctx.store.subjects.graph(graphId)).catch(() => null);
+  if (last === null || last.seq <= ctx.projector.appliedSeq) return false;
+  return ctx.projector.waitFor(last.seq, UNPROJECTED_GRAPH_WAIT_MS);
+}
 
 /**
  * Decides on the graph aggregate the local projector holds and appends (handleCommand's loop). A graph
@@ -31,9 +42,7 @@ export async function runGraphCommand(
     return await run();
   } catch (error) {
     if (!isAppError(error) || error.code !== 'AM_ERR_GRAPH_NOT_FOUND') throw error;
-    const last = await ctx.store.getLastForSubject(ctx.store.subjects.graph(graphId)).catch(() => null);
-    if (last === null || last.seq <= ctx.projector.appliedSeq) throw error;
-    await ctx.projector.waitFor(last.seq, UNPROJECTED_GRAPH_WAIT_MS);
+    if (!(await awaitUnprojectedGraph(ctx, graphId))) throw error;
     return run();
   }
 }

@@ -148,14 +148,11 @@ export async function submitResult(
   body: ParsedSubmitResult,
 ): Promise<SubmitResultReply> {
   if (body.next === undefined) return appendResult(ctx, principal, body);
-  const next = body.next;
+  const { requestId, capabilities } = body.next;
+  const nextClaim = { requestId, waitMs: 0, ...(capabilities === undefined ? {} : { capabilities }) };
   const [result, claimed] = await Promise.allSettled([
     appendResult(ctx, principal, body),
-    claimTask(ctx, principal, {
-      requestId: next.requestId,
-      waitMs: 0,
-      ...(next.capabilities === undefined ? {} : { capabilities: next.capabilities }),
-    }),
+    claimTask(ctx, principal, nextClaim),
   ]);
   if (result.status === 'rejected') {
     if (claimed.status === 'fulfilled' && claimed.value !== null) {
@@ -186,11 +183,7 @@ export async function submitResult(
   if (!(await ctx.projector.waitFor(result.value.seq, NEXT_AFTER_RESULT_WAIT_MS))) {
     return { seq: result.value.seq, next: null };
   }
-  const unblocked = await claimTask(ctx, principal, {
-    requestId: next.requestId,
-    waitMs: 0,
-    ...(next.capabilities === undefined ? {} : { capabilities: next.capabilities }),
-  }).catch(() => null);
+  const unblocked = await claimTask(ctx, principal, nextClaim).catch(() => null);
   return { seq: result.value.seq, next: unblocked };
 }
 

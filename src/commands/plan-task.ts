@@ -1,7 +1,13 @@
 import { z } from 'zod';
 import { AppError } from '../errors.ts';
-import type { GraphOptions, TaskSpec } from '../protocol/index.ts';
-import { GraphIdSchema, GraphOptionsSchema, LIMITS, TaskSpecSchema } from '../protocol/index.ts';
+import {
+  GraphIdSchema,
+  type GraphOptions,
+  GraphOptionsSchema,
+  LIMITS,
+  type TaskSpec,
+  TaskSpecSchema,
+} from '../protocol/index.ts';
 import { commandSchema } from './command.ts';
 import type { Decision } from './decision.ts';
 import type { GraphState } from './graph-state.ts';

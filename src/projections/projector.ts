@@ -105,11 +105,11 @@ export class Projector {
     return this.running !== null;
   }
 
-  /** Starts following the stream from checkpoint+1; loads the READY index from the read model first. */
+  /** Starts following the stream from checkpoint+1; loads the READY and claim indexes from the read model first. */
   start(): void {
     if (this.running) return;
     this.applied = this.readModel.checkpoint.read();
-    this.loadReadyIndex();
+    this.loadIndexes();
     const abort = new AbortController();
     this.abort = abort;
     this.running = this.follow(abort.signal)
@@ -440,7 +440,7 @@ export class Projector {
     }
   }
 
-  private loadReadyIndex(): void {
+  private loadIndexes(): void {
     this.claims.clear();
     const claimed = this.readModel.db
       .prepare(

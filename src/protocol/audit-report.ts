@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { LIMITS } from './limits.ts';
 import { UsageSchema } from './result.ts';
+import { truncate } from './truncate.ts';
 
 export const ReworkSuggestionSchema = z.object({
   taskId: z.string().min(1).max(64),
@@ -47,20 +48,14 @@ export function fitAuditReport(
     textCap = Math.floor(textCap / 2);
     fitted = {
       ...fitted,
-      summary: cut(fitted.summary, textCap),
-      findings: fitted.findings.map((finding) => cut(finding, textCap)),
+      summary: truncate(fitted.summary, textCap),
+      findings: fitted.findings.map((finding) => truncate(finding, textCap)),
       rework_suggestions: fitted.rework_suggestions.map((s) => ({
         ...s,
-        problem: cut(s.problem, textCap),
-        suggestion: cut(s.suggestion, textCap),
+        problem: truncate(s.problem, textCap),
+        suggestion: truncate(s.suggestion, textCap),
       })),
     };
   }
   return fitted;
-}
-
-function cut(text: string, max: number): string {
-  if (text.length <= max) return text;
-  const note = ' [… cut]';
-  return max <= note.length ? text.slice(0, max) : `${text.slice(0, max - note.length)}${note}`;
 }

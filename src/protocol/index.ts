@@ -10,4 +10,5 @@ export * from './status.ts';
 export * from './step.ts';
 export * from './task-graph.ts';
 export * from './task-spec.ts';
+export * from './truncate.ts';
 export * from './validate-plan.ts';

@@ -1,7 +1,6 @@
 import type { Result } from '../../protocol/index.ts';
-import { LIMITS } from '../../protocol/index.ts';
+import { LIMITS, truncate } from '../../protocol/index.ts';
 import { ZERO_USAGE } from '../llm-client.ts';
-import { truncate } from '../llm-schemas.ts';
 import type { SynthesisInput } from '../synthesize.ts';
 import { excerpt, OFFLINE_MODEL, OFFLINE_RULES_VERSION } from './text.ts';
 

@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import type { ClaimContext, ClaimedTask } from '../../protocol/index.ts';
-import { LIMITS } from '../../protocol/index.ts';
-import { truncate } from '../llm-schemas.ts';
+import { LIMITS, truncate } from '../../protocol/index.ts';
 
 /** What a tool may see of the task it serves. */
 export interface ToolContext {

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { type AuditInput, checkAuditReport } from '../../../src/agents/auditor.ts';
 import { retryAfterMs } from '../../../src/agents/llm-client.ts';
-import { toStepDecision, truncate } from '../../../src/agents/llm-schemas.ts';
+import { toStepDecision } from '../../../src/agents/llm-schemas.ts';
 import { checkPlan } from '../../../src/agents/planner.ts';
 import { resolveProvider } from '../../../src/agents/providers.ts';
+import { truncate } from '../../../src/protocol/index.ts';
 
 describe('toStepDecision', () => {
   it('parses a tool input carried as a JSON string into the wire Step action', () => {
