@@ -55,6 +55,12 @@ export interface ProjectorOptions {
   maxBatchMs?: number;
   /** Graph aggregates kept in memory. Default 1000. */
   cacheSize?: number;
+  /**
+   * How long applied batches may stay uncommitted, in ms. Default 10. Batches apply in one open SQLite
+   * transaction that commits once per window: this connection (every read of this process) sees each
+   * batch at once, other connections see it at the commit. 0 commits every batch on its own.
+   */
+  commitIntervalMs?: number;
   onError?: (error: unknown) => void;
 }
 
@@ -71,6 +77,8 @@ export class Projector {
   private readonly readyIndex: ReadyIndex | undefined;
   private readonly maxBatch: number;
   private readonly maxBatchMs: number;
+  private readonly commitIntervalMs: number;
+  private commitTimer: NodeJS.Timeout | null = null;
   private readonly cache: GraphCache;
   private readonly listeners = new Set<(batch: AppliedBatch) => void>();
   /** Listeners that read `batch.events`. */
@@ -91,6 +99,7 @@ export class Projector {
     this.readyIndex = opts.readyIndex;
     this.maxBatch = opts.maxBatch ?? 500;
     this.maxBatchMs = opts.maxBatchMs ?? 25;
+    this.commitIntervalMs = opts.commitIntervalMs ?? 10;
     this.cache = new GraphCache(opts.cacheSize ?? 1000, (id) => this.readModel.loadGraphState(id));
     this.onError = opts.onError ?? (() => {});
     this.applied = this.readModel.checkpoint.read();
@@ -125,6 +134,14 @@ export class Projector {
     this.abort?.abort();
     await this.running;
     this.abort = null;
+    this.commit();
+  }
+
+  /** Commits the batches applied so far (they are already visible to this connection). */
+  commit(): void {
+    this.cancelCommitTimer();
+    const db = this.readModel.db;
+    if (db.open && db.inTransaction) db.exec('COMMIT');
   }
 
   /** Resolves true once `seq` is applied, false after `timeoutMs`. */
@@ -188,7 +205,9 @@ export class Projector {
       await this.waitFor(target, Number.POSITIVE_INFINITY);
     } finally {
       unsubscribe();
-      // Between batches (SQLite calls are synchronous), so no batch sees half the indexes.
+      // Between batches (SQLite calls are synchronous), so no batch sees half the indexes; the WAL
+      // checkpoint that ends the bulk load needs no transaction open.
+      this.commit();
       this.readModel.endBulkLoad();
     }
     return { events: target, ms: performance.now() - startedAt };
@@ -259,7 +278,9 @@ export class Projector {
     const plannedGraphs = new Set<string>();
     const events: AppliedBatch['events'] | null = this.eventListeners > 0 ? [] : null;
     let count = 0;
-    const write = this.readModel.db.transaction(() => {
+    const db = this.readModel.db;
+    if (!db.inTransaction) db.exec('BEGIN');
+    try {
       for (const message of messages) {
         this.applyOne(message, dirtyGraphs, dirtyTasks, events, plannedGraphs);
         count += 1;
@@ -279,15 +300,17 @@ export class Projector {
       }
       const last = messages[count - 1];
       if (last) this.readModel.checkpoint.write(last.seq);
-    });
-    try {
-      write();
     } catch (error) {
-      // The cached aggregates already hold this batch; the rows do not. Drop the cache so nothing
-      // decides on state the read model never committed.
+      // Every uncommitted batch goes, not only this one: the checkpoint in the file still matches the
+      // rows, and the stream still holds the events. The cached aggregates and the indexes hold what
+      // was rolled back, so drop the cache (the indexes reload when the projector starts again).
+      this.cancelCommitTimer();
+      if (db.inTransaction) db.exec('ROLLBACK');
       this.cache.clear();
+      this.applied = this.readModel.checkpoint.read();
       throw error;
     }
+    this.scheduleCommit();
     const first = messages[0];
     const last = messages[count - 1];
     if (!first || !last) return 0;
@@ -312,6 +335,33 @@ export class Projector {
     }
     this.resolveWaiters();
     return count;
+  }
+
+  private scheduleCommit(): void {
+    if (this.commitIntervalMs <= 0) {
+      this.commit();
+      return;
+    }
+    if (this.commitTimer) return;
+    this.commitTimer = setTimeout(() => {
+      this.commitTimer = null;
+      try {
+        this.commit();
+      } catch (error) {
+        // The file kept none of the window: fall back to it and stop, as a failed batch does.
+        const db = this.readModel.db;
+        if (db.open && db.inTransaction) db.exec('ROLLBACK');
+        this.cache.clear();
+        this.applied = this.readModel.checkpoint.read();
+        this.abort?.abort();
+        this.onError(error);
+      }
+    }, this.commitIntervalMs);
+  }
+
+  private cancelCommitTimer(): void {
+    if (this.commitTimer) clearTimeout(this.commitTimer);
+    this.commitTimer = null;
   }
 
   private applyOne(

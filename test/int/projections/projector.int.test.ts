@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/nats-core';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeEvent } from '../../../src/events/index.ts';
 import { Projector, ReadModel, ReadyIndex } from '../../../src/projections/index.ts';
@@ -42,7 +43,11 @@ describe('Projector over a real nats-server', () => {
     }
   }
 
-  function startProjector(path: string, readyIndex = new ReadyIndex()) {
+  function startProjector(
+    path: string,
+    readyIndex = new ReadyIndex(),
+    opts: { commitIntervalMs?: number } = {},
+  ) {
     const readModel = ReadModel.open(path);
     const errors: unknown[] = [];
     const projector = new Projector({
@@ -51,6 +56,7 @@ describe('Projector over a real nats-server', () => {
       subjects: store.subjects,
       readyIndex,
       onError: (error) => errors.push(error),
+      ...opts,
     });
     projector.start();
     return { readModel, projector, readyIndex, errors };
@@ -73,6 +79,44 @@ describe('Projector over a real nats-server', () => {
         expect(reopened.skipped.all()).toEqual([]);
       } finally {
         reopened.close();
+      }
+      expect(errors).toEqual([]);
+    });
+  });
+
+  describe('the commit window', () => {
+    it('shows a batch to its own connection at once and to other connections at the commit', async () => {
+      const scenario = buildSeedScenario(store.subjects, await store.lastSeq());
+      const path = join(dir, 'window.sqlite');
+      const { readModel, projector, errors } = startProjector(path, new ReadyIndex(), {
+        commitIntervalMs: 400,
+      });
+      const outside = new Database(path, { readonly: true, fileMustExist: true });
+      const committedSeq = () =>
+        (
+          outside.prepare("SELECT last_seq FROM checkpoints WHERE projector = 'main'").get() as
+            | { last_seq: number }
+            | undefined
+        )?.last_seq ?? 0;
+      try {
+        await appendAll(scenario.builder.entries);
+        const last = scenario.builder.lastSeq;
+        expect(await projector.waitFor(last, 10_000)).toBe(true);
+        // This process reads what it applied; the file has not committed it yet.
+        expect(readModel.checkpoint.read()).toBe(last);
+        expect(readModel.taskGraph(scenario.graphId)).toEqual(scenario.expected);
+        expect(committedSeq()).toBeLessThan(last);
+        await expect.poll(committedSeq, { timeout: 5_000, interval: 20 }).toBe(last);
+        // A batch applied inside a new window is committed by stop(), not left to roll back at close.
+        const next = buildSeedScenario(store.subjects, await store.lastSeq());
+        await appendAll(next.builder.entries);
+        expect(await projector.waitFor(next.builder.lastSeq, 10_000)).toBe(true);
+        expect(committedSeq()).toBeLessThan(next.builder.lastSeq);
+        await projector.stop();
+        expect(committedSeq()).toBe(next.builder.lastSeq);
+      } finally {
+        outside.close();
+        readModel.close();
       }
       expect(errors).toEqual([]);
     });
