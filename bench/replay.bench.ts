@@ -204,15 +204,18 @@ async function rawBaseline(
   const startedAt = performance.now();
   const abort = new AbortController();
   let buffer: Array<{ seq: number; subject: string; data: Uint8Array }> = [];
-  for await (const message of store.consume(1, { signal: abort.signal })) {
-    buffer.push(message);
-    if (buffer.length >= BASELINE_BATCH || message.pending === 0) {
-      flush(buffer);
-      buffer = [];
-    }
-    if (message.seq >= tail) {
-      abort.abort();
-      break;
+  // The projector's own feed (consumeBatches), so both sides pay the same for delivery.
+  feed: for await (const delivered of store.consumeBatches(1, { signal: abort.signal })) {
+    for (const message of delivered) {
+      buffer.push(message);
+      if (buffer.length >= BASELINE_BATCH || message.pending === 0) {
+        flush(buffer);
+        buffer = [];
+      }
+      if (message.seq >= tail) {
+        abort.abort();
+        break feed;
+      }
     }
   }
   if (buffer.length > 0) flush(buffer);

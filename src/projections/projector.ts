@@ -27,7 +27,8 @@ export interface RawStoredMessage {
 
 /** What the projector reads: the event store, structurally (projections do not import the NATS adapter). */
 export interface ProjectionSource {
-  consume(fromSeq: number, opts?: { signal?: AbortSignal }): AsyncIterable<RawStoredMessage>;
+  /** The live feed from `fromSeq`, in arrays of the messages delivered together. */
+  consumeBatches(fromSeq: number, opts?: { signal?: AbortSignal }): AsyncIterable<RawStoredMessage[]>;
   lastSeq(): Promise<number>;
 }
 
@@ -247,13 +248,18 @@ export class Projector {
     let failure: unknown = null;
     const stopFollowing = new AbortController();
     const consumeSignal = AbortSignal.any([signal, stopFollowing.signal]);
-    for await (const message of this.source.consume(this.applied + 1, { signal: consumeSignal })) {
+    for await (const delivered of this.source.consumeBatches(this.applied + 1, { signal: consumeSignal })) {
       if (consumeSignal.aborted) break;
-      if (message.seq <= lastBuffered) continue;
-      lastBuffered = message.seq;
-      buffer.push(message);
+      let newest: RawStoredMessage | undefined;
+      for (const message of delivered) {
+        if (message.seq <= lastBuffered) continue;
+        lastBuffered = message.seq;
+        buffer.push(message);
+        newest = message;
+      }
+      if (newest === undefined) continue;
       if (buffer.length < this.maxBatch) {
-        if (message.pending > 0) continue;
+        if (newest.pending > 0) continue;
         scheduleFlush();
         continue;
       }

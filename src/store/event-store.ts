@@ -10,12 +10,12 @@ import {
   jetstream,
   jetstreamManager,
 } from '@nats-io/jetstream';
-import { headers as natsHeaders } from '@nats-io/nats-core';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { AppError, StreamSequenceConflict } from '../errors.ts';
 import { type DomainEvent, decodeEvent, encodeEvent, Subjects } from '../events/index.ts';
 import { NatsRequestMux } from '../nats-request-mux.ts';
 import { LIMITS } from '../protocol/limits.ts';
+import { appendHeaders } from './append-headers.ts';
 import { ConnectionWatch } from './connection-watch.ts';
 import { ensureStream } from './ensure-stream.ts';
 import { JetStreamPublishError, toStoreError } from './store-errors.ts';
@@ -135,11 +135,7 @@ export class EventStore {
         { details: { bytes: data.byteLength, maxBytes: LIMITS.maxEventBytes, type: req.event.type } },
       );
     }
-    const h = natsHeaders();
-    h.set('Nats-Msg-Id', req.msgId);
-    if (req.expectedLastSubjectSeq !== null) {
-      h.set('Nats-Expected-Last-Subject-Sequence', String(req.expectedLastSubjectSeq));
-    }
+    const h = appendHeaders(req.msgId, req.expectedLastSubjectSeq);
     try {
       // Resending after a reconnect is safe: the msgID stores it at most once, and if the first send was
       // stored the answer is `duplicate` with its sequence.
@@ -184,6 +180,14 @@ export class EventStore {
    * and ends when `signal` aborts. Failing to create the first consumer throws; later failures are retried.
    */
   async *consume(fromSeq: number, opts: ConsumeOptions = {}): AsyncIterable<RawStoredMessage> {
+    for await (const batch of this.consumeBatches(fromSeq, opts)) yield* batch;
+  }
+
+  /**
+   * `consume`, in arrays: each holds the messages delivered since the last one was taken (usually one
+   * socket read's worth), so a reader pays one asynchronous step per batch instead of per message.
+   */
+  async *consumeBatches(fromSeq: number, opts: ConsumeOptions = {}): AsyncIterable<RawStoredMessage[]> {
     const { signal } = opts;
     const filter = opts.filter ?? this.subjects.all();
     const batch = opts.batch ?? 2000;
@@ -201,27 +205,63 @@ export class EventStore {
         continue;
       }
       started = true;
+      let delivered: RawStoredMessage[] = [];
+      let wake: (() => void) | null = null;
+      const wakeReader = () => {
+        const resume = wake;
+        wake = null;
+        resume?.();
+      };
       let messages: ConsumerMessages;
       try {
         // Refill at half the batch so the next pull is in flight while the first half is processed.
-        messages = await consumer.consume({ max_messages: batch, threshold_messages: Math.floor(batch / 2) });
+        // The callback form skips nats.js's per-message async iterator.
+        messages = await consumer.consume({
+          max_messages: batch,
+          threshold_messages: Math.floor(batch / 2),
+          callback: (m) => {
+            delivered.push({ seq: m.seq, subject: m.subject, data: m.data, pending: m.info.pending });
+            wakeReader();
+          },
+        });
       } catch {
         consumer.delete().catch(() => {});
         continue;
       }
-      const stop = () => void messages.stop();
+      let ended = false;
+      // Resolves when the consumer gives up (e.g. it could not be recreated for a long time) or stops.
+      void messages.closed().then(
+        () => {
+          ended = true;
+          wakeReader();
+        },
+        () => {
+          ended = true;
+          wakeReader();
+        },
+      );
+      const stop = () => {
+        void messages.stop();
+        wakeReader();
+      };
       signal?.addEventListener('abort', stop, { once: true });
       // An abort while the consumer was being created fired no event.
       if (isAborted(signal)) stop();
       try {
-        for await (const m of messages) {
+        while (!isAborted(signal)) {
+          if (delivered.length === 0) {
+            if (ended) break;
+            await new Promise<void>((resolve) => {
+              wake = resolve;
+            });
+            continue;
+          }
+          const taken = delivered;
+          delivered = [];
           failures = 0;
-          nextSeq = m.seq + 1;
-          yield { seq: m.seq, subject: m.subject, data: m.data, pending: m.info.pending };
-          if (isAborted(signal)) break;
+          nextSeq = (taken[taken.length - 1]?.seq ?? nextSeq - 1) + 1;
+          yield taken;
         }
-      } catch {
-        // The iterator gave up (e.g. the consumer could not be recreated for a long time): start over below.
       } finally {
         signal?.removeEventListener('abort', stop);
         messages.stop();

@@ -58,10 +58,10 @@ describe('rebuildReadModel over a real nats-server', () => {
   it('rejects when the stream fails under it, instead of waiting for its target forever', async () => {
     const failing: ProjectionSource = {
       lastSeq: () => store.lastSeq(),
-      async *consume(fromSeq, opts) {
+      async *consumeBatches(fromSeq, opts) {
         for await (const message of store.consume(fromSeq, opts)) {
           if (message.seq >= 3) throw new Error('the stream went away');
-          yield message;
+          yield [message];
         }
       },
     };
