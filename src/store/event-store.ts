@@ -13,9 +13,9 @@ import {
 import type { NatsConnection } from '@nats-io/transport-node';
 import { AppError, StreamSequenceConflict } from '../errors.ts';
 import { type DomainEvent, decodeEvent, encodeEvent, Subjects } from '../events/index.ts';
+import { encodeHeaders } from '../nats-encoded-headers.ts';
 import { NatsRequestMux } from '../nats-request-mux.ts';
 import { LIMITS } from '../protocol/limits.ts';
-import { appendHeaders } from './append-headers.ts';
 import { ConnectionWatch } from './connection-watch.ts';
 import { ensureStream } from './ensure-stream.ts';
 import { JetStreamPublishError, toStoreError } from './store-errors.ts';
@@ -135,7 +135,14 @@ export class EventStore {
         { details: { bytes: data.byteLength, maxBytes: LIMITS.maxEventBytes, type: req.event.type } },
       );
     }
-    const h = appendHeaders(req.msgId, req.expectedLastSubjectSeq);
+    const h = encodeHeaders(
+      req.expectedLastSubjectSeq === null
+        ? [['Nats-Msg-Id', req.msgId]]
+        : [
+            ['Nats-Msg-Id', req.msgId],
+            ['Nats-Expected-Last-Subject-Sequence', String(req.expectedLastSubjectSeq)],
+          ],
+    );
     try {
       // Resending after a reconnect is safe: the msgID stores it at most once, and if the first send was
       // stored the answer is `duplicate` with its sequence.

@@ -1,5 +1,6 @@
-import { type NatsConnection, headers as natsHeaders } from '@nats-io/nats-core';
+import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
+import { type EncodedHeaders, encodeHeaders } from '../nats-encoded-headers.ts';
 import { NatsRequestMux } from '../nats-request-mux.ts';
 import type {
   ClaimReply,
@@ -41,7 +42,8 @@ export class NatsTransport implements WorkerTransport {
   private readonly prefix: string;
   private readonly hintListeners = new Set<() => void>();
   private readonly requests: NatsRequestMux;
-  private readonly authorization: string;
+  /** The same on every request, so encoded once. */
+  private readonly authorizationHeader: EncodedHeaders;
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -49,7 +51,7 @@ export class NatsTransport implements WorkerTransport {
   ) {
     this.prefix = opts.commandPrefix ?? 'am.cmd.v1';
     this.requests = new NatsRequestMux(nc);
-    this.authorization = `Bearer ${opts.token}`;
+    this.authorizationHeader = encodeHeaders([['authorization', `Bearer ${opts.token}`]]);
   }
 
   static async connect(opts: NatsTransportOptions): Promise<NatsTransport> {
@@ -151,13 +153,11 @@ export class NatsTransport implements WorkerTransport {
   }
 
   private async request<T>(operation: string, body: unknown, extraTimeoutMs = 0): Promise<T> {
-    const h = natsHeaders();
-    h.set('authorization', this.authorization);
     let raw: Uint8Array;
     try {
       const msg = await this.requests.request(`${this.prefix}.${operation}`, JSON.stringify(body), {
         timeoutMs: (this.opts.timeoutMs ?? 10_000) + extraTimeoutMs,
-        headers: h,
+        headers: this.authorizationHeader,
       });
       raw = msg.data;
     } catch (error) {
