@@ -21,10 +21,15 @@ export function decodeEvent(payload: Uint8Array | string): DecodeResult {
   if (candidate.v > target)
     return { ok: false, reason: `${candidate.type} v${candidate.v} is newer than this build` };
   const upcasted = upcast(candidate as { type: string; v: number }, target);
-  const parsed = DomainEventSchema.safeParse(upcasted);
+  return validateEvent(upcasted, candidate.type);
+}
+
+/** Checks a current-version event against its schema, as decodeEvent does after parsing. Never throws. */
+export function validateEvent(candidate: unknown, type: string): DecodeResult {
+  const parsed = DomainEventSchema.safeParse(candidate);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    return { ok: false, reason: `invalid ${candidate.type}: ${issue?.path.join('.')} ${issue?.message}` };
+    return { ok: false, reason: `invalid ${type}: ${issue?.path.join('.')} ${issue?.message}` };
   }
   return { ok: true, event: parsed.data };
 }

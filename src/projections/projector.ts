@@ -4,6 +4,7 @@ import { advanceSubjectSeq, evolveGraph, isDispatching } from '../commands/evolv
 import type { Applied, GraphState } from '../commands/graph-state.ts';
 import {
   AGENT_EVENT_TYPES,
+  type DecodeResult,
   type DomainEvent,
   decodeEvent,
   type RecordedEvent,
@@ -23,6 +24,8 @@ export interface RawStoredMessage {
   data: Uint8Array;
   /** Messages left in the stream after this one when it was delivered (0 = at the tail). */
   pending: number;
+  /** The event already decoded and checked against its schema (this process appended these bytes). */
+  checked?: DomainEvent;
 }
 
 /** What the projector reads: the event store, structurally (projections do not import the NATS adapter). */
@@ -57,7 +60,7 @@ export interface ProjectorOptions {
   /** Graph aggregates kept in memory. Default 1000. */
   cacheSize?: number;
   /**
-   * How long applied batches may stay uncommitted, in ms. Default 10. Batches apply in one open SQLite
+   * How long applied batches may stay uncommitted, in ms. Default 50. Batches apply in one open SQLite
    * transaction that commits once per window: this connection (every read of this process) sees each
    * batch at once, other connections see it at the commit. 0 commits every batch on its own.
    */
@@ -100,7 +103,7 @@ export class Projector {
     this.readyIndex = opts.readyIndex;
     this.maxBatch = opts.maxBatch ?? 500;
     this.maxBatchMs = opts.maxBatchMs ?? 25;
-    this.commitIntervalMs = opts.commitIntervalMs ?? 10;
+    this.commitIntervalMs = opts.commitIntervalMs ?? 50;
     this.cache = new GraphCache(opts.cacheSize ?? 1000, (id) => this.readModel.loadGraphState(id));
     this.onError = opts.onError ?? (() => {});
     this.applied = this.readModel.checkpoint.read();
@@ -379,7 +382,8 @@ export class Projector {
   ): void {
     const { seq, subject } = message;
     const ref = this.subjects.parse(subject);
-    const decoded = decodeEvent(message.data);
+    const decoded: DecodeResult =
+      message.checked === undefined ? decodeEvent(message.data) : { ok: true, event: message.checked };
     if (!decoded.ok || ref === null) {
       const reason = ref === null ? 'unknown_subject' : decoded.ok ? 'unknown_subject' : decoded.reason;
       this.readModel.skipped.record(seq, subject, decoded.ok ? decoded.event.type : null, reason);

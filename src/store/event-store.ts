@@ -12,12 +12,13 @@ import {
 } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { AppError, StreamSequenceConflict } from '../errors.ts';
-import { type DomainEvent, decodeEvent, encodeEvent, Subjects } from '../events/index.ts';
+import { type DomainEvent, decodeEvent, encodeEvent, Subjects, validateEvent } from '../events/index.ts';
 import { encodeHeaders } from '../nats-encoded-headers.ts';
 import { NatsRequestMux } from '../nats-request-mux.ts';
 import { LIMITS } from '../protocol/limits.ts';
 import { ConnectionWatch } from './connection-watch.ts';
 import { ensureStream } from './ensure-stream.ts';
+import { OwnAppends } from './own-appends.ts';
 import { JetStreamPublishError, toStoreError } from './store-errors.ts';
 import type { StoreSettings } from './stream-settings.ts';
 
@@ -62,6 +63,11 @@ export interface RawStoredMessage {
   data: Uint8Array;
   /** Messages left after this one when it was delivered (0 = this was the tail). */
   pending: number;
+  /**
+   * The event, already checked against its schema, when this process appended exactly these bytes
+   * (see OwnAppends); otherwise absent and `data` must be decoded.
+   */
+  checked?: DomainEvent;
 }
 
 export interface ConsumeOptions {
@@ -91,6 +97,7 @@ export class EventStore {
   readonly #jsm: JetStreamManager;
   readonly #watch: ConnectionWatch;
   readonly #requests: NatsRequestMux;
+  readonly #ownAppends = new OwnAppends();
 
   private constructor(nc: NatsConnection, jsm: JetStreamManager, settings: StoreSettings) {
     this.#nc = nc;
@@ -143,14 +150,24 @@ export class EventStore {
             ['Nats-Expected-Last-Subject-Sequence', String(req.expectedLastSubjectSeq)],
           ],
     );
+    // Checked before it is published, not only when read back: an event the schema refuses never
+    // reaches the stream (where every projector would skip it), and the check serves this process's
+    // own projector when the event is delivered (OwnAppends).
+    const checked = validateEvent(req.event, req.event.type);
+    if (!checked.ok) throw new AppError('AM_ERR_INTERNAL', `refusing to append an ${checked.reason}`);
+    const forget = this.#ownAppends.remember(req.subject, data, checked.event);
     try {
       // Resending after a reconnect is safe: the msgID stores it at most once, and if the first send was
       // stored the answer is `duplicate` with its sequence.
       const reply = await this.#resilient(`append to ${req.subject}`, req.timeoutMs ?? 5000, (timeout) =>
         this.#requests.request(req.subject, data, { timeoutMs: timeout, headers: h }),
       );
-      return parsePubAck(reply.data);
+      const ack = parsePubAck(reply.data);
+      // A duplicate stored nothing new: no delivery will take the entry.
+      if (ack.duplicate) forget();
+      return ack;
     } catch (error) {
+      forget();
       const actual = wrongLastSequence(error);
       if (actual !== null && req.expectedLastSubjectSeq !== null) {
         throw new StreamSequenceConflict(req.subject, req.expectedLastSubjectSeq, actual);
@@ -227,7 +244,11 @@ export class EventStore {
           max_messages: batch,
           threshold_messages: Math.floor(batch / 2),
           callback: (m) => {
-            delivered.push({ seq: m.seq, subject: m.subject, data: m.data, pending: m.info.pending });
+            const { subject, data } = m;
+            const message: RawStoredMessage = { seq: m.seq, subject, data, pending: m.info.pending };
+            const checked = this.#ownAppends.take(subject, data);
+            if (checked !== undefined) message.checked = checked;
+            delivered.push(message);
             wakeReader();
           },
         });

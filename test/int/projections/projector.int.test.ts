@@ -217,21 +217,22 @@ describe('Projector over a real nats-server', () => {
       b.submit('malformed', [{ id: 't', title: 'T', instructions: 'x' }]);
       await appendAll(b.entries);
       const taskSubject = store.subjects.task(b.graphId, 't');
-      // A TaskClaimed missing its data, then plain garbage, both on the task's subject.
-      const bad1 = await store.append({
-        subject: taskSubject,
-        event: {
+      // A TaskClaimed missing its data, then plain garbage, both on the task's subject, published raw
+      // (store.append refuses an event its schema refuses; another writer might not).
+      const publishRaw = async (payload: string) => {
+        const pa = await nc.request(taskSubject, new TextEncoder().encode(payload), { timeout: 5000 });
+        return { seq: (JSON.parse(new TextDecoder().decode(pa.data)) as { seq: number }).seq };
+      };
+      const bad1 = await publishRaw(
+        JSON.stringify({
           type: 'TaskClaimed',
           v: 1,
           id: crypto.randomUUID(),
           graphId: b.graphId,
           taskId: 't',
-        } as never,
-        expectedLastSubjectSeq: null,
-        msgId: 'bad-1',
-      });
-      const pa = await nc.request(taskSubject, new TextEncoder().encode('{"type":'), { timeout: 5000 });
-      const bad2Seq = (JSON.parse(new TextDecoder().decode(pa.data)) as { seq: number }).seq;
+        }),
+      );
+      const bad2Seq = (await publishRaw('{"type":')).seq;
       const path = join(dir, 'malformed.sqlite');
       const { readModel, projector, errors } = startProjector(path);
       expect(await projector.waitFor(bad2Seq, 10_000)).toBe(true);

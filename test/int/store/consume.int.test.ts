@@ -77,6 +77,61 @@ describe('EventStore.consume', () => {
     }
   });
 
+  it("hands over this store's own appends already checked, and leaves everything else to decode", async () => {
+    const graphId = randomUUID();
+    const feed = collect(store, (await store.lastSeq()) + 1);
+    try {
+      const own = graphEvent(graphId, 1);
+      const ownAck = await store.append({
+        subject: store.subjects.graph(graphId),
+        event: own,
+        expectedLastSubjectSeq: null,
+        msgId: randomUUID(),
+      });
+      // Another writer's publish of an event of the same subject: never handed over as checked.
+      const foreign = graphEvent(graphId, 2);
+      const pa = await nc.request(
+        store.subjects.graph(graphId),
+        new TextEncoder().encode(JSON.stringify(foreign)),
+        {
+          timeout: 5000,
+        },
+      );
+      const foreignSeq = (JSON.parse(new TextDecoder().decode(pa.data)) as { seq: number }).seq;
+      await waitUntil(() => feed.received.length === 2, { message: 'both events' });
+      const [first, second] = feed.received;
+      expect(first?.seq).toBe(ownAck.seq);
+      expect(first?.checked).toEqual(own);
+      // The checked event is what decoding the stored bytes yields.
+      const decoded = first ? decodeEvent(first.data) : null;
+      expect(decoded?.ok && decoded.event).toEqual(first?.checked);
+      expect(second?.seq).toBe(foreignSeq);
+      expect(second?.checked).toBeUndefined();
+    } finally {
+      await feed.stop();
+    }
+  });
+
+  it('refuses to append an event its schema refuses, and publishes nothing', async () => {
+    const graphId = randomUUID();
+    const tail = await store.lastSeq();
+    const broken = { ...graphEvent(graphId), data: { reason: 42 } } as unknown as ReturnType<
+      typeof graphEvent
+    >;
+    await expect(
+      store.append({
+        subject: store.subjects.graph(graphId),
+        event: broken,
+        expectedLastSubjectSeq: null,
+        msgId: randomUUID(),
+      }),
+    ).rejects.toMatchObject({
+      code: 'AM_ERR_INTERNAL',
+      message: expect.stringMatching(/invalid GraphCancelled/),
+    });
+    expect(await store.lastSeq()).toBe(tail);
+  });
+
   it('counts down `pending` during a replay and reaches 0 at the tail', async () => {
     const start = (await store.lastSeq()) + 1;
     await appendMany(randomUUID(), 50);
