@@ -23,7 +23,7 @@ import pino from 'pino';
 import { v4 as uuidv4 } from 'uuid';
 import { startServerRuntime } from '../src/cli/server-runtime.ts';
 import { loadConfig } from '../src/config.ts';
-import { findFreePort, startNatsServerProcess } from '../src/store/nats-server-process.ts';
+import { defaultGoMaxProcs, findFreePort, startNatsServerProcess } from '../src/store/nats-server-process.ts';
 
 const TASKS = Number(process.env.BENCH_TASKS ?? 20_000);
 const GRAPH_SIZE = 500;
@@ -118,7 +118,7 @@ async function main(): Promise<void> {
       tasks: TASKS,
       graphSize: GRAPH_SIZE,
       runsPerSide: RUNS,
-      nats: process.env.NATS_URL ? 'external' : 'private nats-server',
+      nats: process.env.NATS_URL ? 'external' : `private nats-server (GOMAXPROCS=${defaultGoMaxProcs()})`,
       redis: !WITH_BULLMQ
         ? 'skipped'
         : process.env.REDIS_URL

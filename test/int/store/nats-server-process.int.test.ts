@@ -1,8 +1,14 @@
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connectNats } from '../../../src/store/connect.ts';
-import { type NatsServerProcess, startNatsServerProcess } from '../../../src/store/nats-server-process.ts';
+import {
+  defaultGoMaxProcs,
+  type NatsServerProcess,
+  startNatsServerProcess,
+} from '../../../src/store/nats-server-process.ts';
 import { freePort, makeTempDir, removeTempDir } from '../../kit/index.ts';
 
 describe('startNatsServerProcess', () => {
@@ -28,6 +34,26 @@ describe('startNatsServerProcess', () => {
       expect(nc.info?.jetstream).toBe(true);
     } finally {
       await nc.close();
+    }
+  });
+
+  it('gives the server GOMAXPROCS: the option, else the environment, else half the cores', async () => {
+    const environOf = (pid: number) => readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+    const pinned = await startNatsServerProcess({ storeDir: storeDir(), goMaxProcs: 3 });
+    servers.push(pinned);
+    expect(environOf(pinned.pid)).toContain('GOMAXPROCS=3');
+    const saved = process.env.GOMAXPROCS;
+    try {
+      process.env.GOMAXPROCS = '5';
+      expect(defaultGoMaxProcs()).toBe(5);
+      delete process.env.GOMAXPROCS;
+      expect(defaultGoMaxProcs()).toBe(Math.max(1, Math.floor(availableParallelism() / 2)));
+      const byDefault = await startNatsServerProcess({ storeDir: storeDir() });
+      servers.push(byDefault);
+      expect(environOf(byDefault.pid)).toContain(`GOMAXPROCS=${defaultGoMaxProcs()}`);
+    } finally {
+      if (saved === undefined) delete process.env.GOMAXPROCS;
+      else process.env.GOMAXPROCS = saved;
     }
   });
 
