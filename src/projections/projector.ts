@@ -219,16 +219,17 @@ export class Projector {
 
   /**
    * Batches come two ways. Behind the tail (`pending > 0`: a replay or a burst) a batch fills up to
-   * `maxBatch`. At the tail, events arrive one by one; committing each alone costs a WAL write of every
-   * page it touched, so the commit waits for the end of the current I/O turn (setImmediate): whatever
-   * else arrived in the same socket reads joins it. That adds well under a millisecond and, under load,
-   * turns one transaction per event into one per handful.
+   * `maxBatch`. At the tail, events arrive a few at a time, and the fold waits for the check phase of
+   * the next event-loop iteration (two setImmediate hops): the command replies and appends queued in
+   * this one (atTurnEnd) leave first instead of waiting behind the batch, and whatever the next socket
+   * reads bring joins it. That adds well under a millisecond to the projection and, at concurrency 8,
+   * about a tenth to throughput (bench:throughput, 2,179 vs 1,930 tasks/s over three paired runs).
    */
   private async follow(signal: AbortSignal): Promise<void> {
     let buffer: RawStoredMessage[] = [];
     let lastBuffered = this.applied;
     let flushScheduled = false;
-    const flushAtTurnEnd = () => {
+    const flushNextTurn = () => {
       flushScheduled = false;
       if (signal.aborted || buffer.length === 0) return;
       try {
@@ -246,7 +247,7 @@ export class Projector {
     const scheduleFlush = () => {
       if (flushScheduled) return;
       flushScheduled = true;
-      setImmediate(flushAtTurnEnd);
+      setImmediate(() => setImmediate(flushNextTurn));
     };
     let failure: unknown = null;
     const stopFollowing = new AbortController();
