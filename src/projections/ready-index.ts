@@ -34,7 +34,7 @@ export interface ReadyIndexOptions {
 
 export class ReadyIndex {
   /** priority → (key → entry) in insertion order, which is READY order because the projector applies in sequence. */
-  private readonly buckets = new Map<number, Map<string, ReadyEntry>>();
+  private readonly buckets = new Map<number, ReadyQueue>();
   private priorities: number[] = [];
   private readonly reserved = new Set<string>();
   private waiters: Array<() => void> = [];
@@ -56,11 +56,11 @@ export class ReadyIndex {
     this.removeKey(key, false);
     let bucket = this.buckets.get(entry.priority);
     if (!bucket) {
-      bucket = new Map();
+      bucket = new ReadyQueue();
       this.buckets.set(entry.priority, bucket);
       this.priorities = [...this.buckets.keys()].sort((a, b) => b - a);
     }
-    bucket.set(key, entry);
+    bucket.push(key, entry);
     this.count += 1;
     this.wake();
   }
@@ -90,8 +90,8 @@ export class ReadyIndex {
     for (const priority of this.priorities) {
       const bucket = this.buckets.get(priority);
       if (!bucket) continue;
-      let eligible: Array<[string, ReadyEntry]> | null = null;
-      for (const candidate of bucket) {
+      let eligible: Array<readonly [string, ReadyEntry]> | null = null;
+      for (const candidate of bucket.inOrder()) {
         const [key, entry] = candidate;
         if (this.reserved.has(key) || entry.availableAt > filter.now) continue;
         if (entry.capability !== null && !filter.capabilities.has(entry.capability)) continue;
@@ -123,7 +123,7 @@ export class ReadyIndex {
   nextAvailableAt(now: number): number | null {
     let next: number | null = null;
     for (const bucket of this.buckets.values()) {
-      for (const entry of bucket.values()) {
+      for (const entry of bucket.entries()) {
         if (entry.availableAt > now && (next === null || entry.availableAt < next)) next = entry.availableAt;
       }
     }
@@ -159,4 +159,62 @@ export class ReadyIndex {
 
 function keyOf(graphId: string, taskId: string): string {
   return `${graphId}/${taskId}`;
+}
+
+/** A node of ReadyQueue's list. */
+interface QueueNode {
+  key: string;
+  entry: ReadyEntry;
+  prev: QueueNode | null;
+  next: QueueNode | null;
+}
+
+/**
+ * One priority's entries in READY order. A Map iterated from its start would do, but claims take
+ * entries from the front, and V8 skips every deleted slot on each iteration until the table is
+ * rebuilt: with thousands of READY tasks that made each claim's scan cost microseconds. A linked list
+ * (and a Map of its nodes) deletes anywhere at once and iterates only what is current.
+ */
+class ReadyQueue {
+  private readonly nodes = new Map<string, QueueNode>();
+  private first: QueueNode | null = null;
+  private last: QueueNode | null = null;
+
+  get size(): number {
+    return this.nodes.size;
+  }
+
+  /** Adds at the end (a key already here is moved there). */
+  push(key: string, entry: ReadyEntry): void {
+    this.delete(key);
+    const node: QueueNode = { key, entry, prev: this.last, next: null };
+    if (this.last) this.last.next = node;
+    else this.first = node;
+    this.last = node;
+    this.nodes.set(key, node);
+  }
+
+  has(key: string): boolean {
+    return this.nodes.has(key);
+  }
+
+  delete(key: string): boolean {
+    const node = this.nodes.get(key);
+    if (!node) return false;
+    this.nodes.delete(key);
+    if (node.prev) node.prev.next = node.next;
+    else this.first = node.next;
+    if (node.next) node.next.prev = node.prev;
+    else this.last = node.prev;
+    return true;
+  }
+
+  *entries(): Generator<ReadyEntry> {
+    for (let node = this.first; node; node = node.next) yield node.entry;
+  }
+
+  /** The entries with their keys, oldest first. */
+  *inOrder(): Generator<readonly [string, ReadyEntry]> {
+    for (let node = this.first; node; node = node.next) yield [node.key, node.entry];
+  }
 }

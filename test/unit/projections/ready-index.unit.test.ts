@@ -26,6 +26,28 @@ describe('ReadyIndex', () => {
     });
   });
 
+  describe('when claims keep taking tasks from the front of a long queue', () => {
+    it('keeps READY order, also behind a task nobody can claim', () => {
+      const index = new ReadyIndex();
+      // A task no worker has the capability for stays at the front for good.
+      index.upsert(entry('gpu-only', { capability: 'gpu' }));
+      for (let i = 0; i < 20_000; i++) index.upsert(entry(`t${i}`));
+      const taken: string[] = [];
+      for (let i = 0; i < 20_000; i++) {
+        const next = index.reserve(anyWorker);
+        if (!next) break;
+        taken.push(next.taskId);
+        index.remove(next.graphId, next.taskId);
+        // New work keeps arriving behind it, as in a running system.
+        if (i % 2 === 0) index.upsert(entry(`late${i}`));
+      }
+      expect(taken).toEqual(Array.from({ length: 20_000 }, (_, i) => `t${i}`));
+      expect(index.reserve(anyWorker)?.taskId).toBe('late0');
+      expect(index.size).toBe(1 + 10_000);
+      expect(index.reserve({ capabilities: new Set(['gpu']), now: 1000 })?.taskId).toBe('gpu-only');
+    });
+  });
+
   describe('with a spread (several servers claim from the same order)', () => {
     it('picks among the first `spread` eligible candidates of the top priority, as the random source says', () => {
       const picks = [0, 0.3, 0.6, 0.99].map((r) => {
