@@ -1,6 +1,8 @@
 import type { MsgHdrs } from '@nats-io/nats-core';
 
 const encoder = new TextEncoder();
+/** Header names already checked (a handful of constants in practice). */
+const validNames = new Set<string>();
 
 /** Headers a publish can send: nats.js's publish() calls `encode()` (MsgHdrsImpl has it; MsgHdrs does not say so). */
 export type EncodedHeaders = MsgHdrs & { encode(): Uint8Array };
@@ -15,9 +17,14 @@ export type EncodedHeaders = MsgHdrs & { encode(): Uint8Array };
 export function encodeHeaders(pairs: ReadonlyArray<readonly [name: string, value: string]>): EncodedHeaders {
   let block = 'NATS/1.0';
   for (const [name, value] of pairs) {
-    if (/[\r\n:]/.test(name) || name.trim() === '')
-      throw new Error(`invalid header name ${JSON.stringify(name)}`);
-    if (/[\r\n]/.test(value)) throw new Error(`header ${name}: a value cannot contain CR or LF`);
+    if (!validNames.has(name)) {
+      if (/[\r\n:]/.test(name) || name.trim() === '')
+        throw new Error(`invalid header name ${JSON.stringify(name)}`);
+      if (validNames.size < 64) validNames.add(name);
+    }
+    if (value.includes('\r') || value.includes('\n')) {
+      throw new Error(`header ${name}: a value cannot contain CR or LF`);
+    }
     block += `\r\n${name}: ${value.trim()}`;
   }
   const bytes = encoder.encode(`${block}\r\n\r\n`);

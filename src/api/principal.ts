@@ -35,11 +35,13 @@ export function generateToken(): string {
 export function authenticate(ctx: AppContext, token: string | undefined): Principal {
   if (token === undefined || token === '') throw new AppError('AM_ERR_AUTH_MISSING');
   const presented = hashToken(token);
+  // Active agents first: the cache holds only agents' token hashes, so it can never answer for the
+  // admin token, and a worker's request skips the admin comparison.
+  const known = ctx.principals.get(presented);
+  if (known) return known;
   if (ctx.adminTokenHash !== null && equalHashes(presented, ctx.adminTokenHash)) {
     return { agentId: BOOTSTRAP_ADMIN_ID, role: 'admin' };
   }
-  const known = ctx.principals.get(presented);
-  if (known) return known;
   // The lookup is by hash (an index); the final comparison is constant-time anyway.
   const agent = ctx.readModel.agents.byTokenHash(presented);
   if (!agent || !equalHashes(presented, agent.tokenHash)) throw new AppError('AM_ERR_AUTH_INVALID');
