@@ -33,6 +33,7 @@ const ALLOWED: Record<string, readonly string[]> = {
 const LEAVES: Record<string, string> = {
   'errors.ts': 'leaf',
   'config.ts': 'leaf',
+  'turn-end.ts': 'leaf',
   'nats-encoded-headers.ts': 'nats',
   'nats-request-mux.ts': 'nats',
   'nats-turn-outbox.ts': 'nats',
