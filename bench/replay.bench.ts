@@ -33,7 +33,9 @@ async function main(): Promise<void> {
   const nc = await connectNats({ servers: process.env.NATS_URL ?? server!.url });
   try {
     const store = await EventStore.open(nc, settings);
-    const append = await appendWorkload(store);
+    // Appended through a store of its own: a store hands its own appends to its feed already checked
+    // (OwnAppends), and a replay must decode every event, as a fresh process does.
+    const append = await appendWorkload(await EventStore.open(nc, settings));
     const tail = await store.lastSeq();
 
     // Baseline and rebuild run alternately, RUNS times each, and each side's fastest run counts: this
