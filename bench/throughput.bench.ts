@@ -9,7 +9,9 @@
  * shared machine and says where the time goes.
  *
  * Env: BENCH_TASKS (default 20000), BENCH_TRANSPORTS (http,nats), BENCH_SHAPES (1x8,8x1),
- * BENCH_RUNS (default 2: alternating runs per side, the fastest counts), BENCH_BULLMQ=0 skips BullMQ,
+ * BENCH_RUNS (default 2: alternating runs per side; `ratioAmToBullmq` compares each side's fastest,
+ * `ratioPerRun` each AM run with the BullMQ run right after it, and `ratioMedianOfRuns` is their
+ * median, the figure least moved by the machine's drift), BENCH_BULLMQ=0 skips BullMQ,
  * NATS_URL (else a private nats-server), REDIS_URL.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -91,6 +93,13 @@ async function main(): Promise<void> {
     const bullmq: Record<string, RunFigures> = {};
     const faster = (a: RunFigures | undefined, b: RunFigures) =>
       a === undefined || b.tasksPerSec > a.tasksPerSec ? b : a;
+    // Every run's rate too: a run of one side and the next of the other are minutes apart at most, so
+    // their ratio is the estimate least moved by the drift; fastest-vs-fastest can pair two moments.
+    const amRates: Record<string, Record<string, number[]>> = {};
+    const bullmqRates: Record<string, number[]> = {};
+    const record = (rates: Record<string, number[]>, key: string, rate: number) => {
+      rates[key] = [...(rates[key] ?? []), rate];
+    };
     for (let run = 1; run <= RUNS; run++) {
       for (const shape of SHAPES) {
         for (const transport of TRANSPORTS) {
@@ -98,9 +107,29 @@ async function main(): Promise<void> {
           am[transport] = byShape;
           const figures = await runAm(server, adminToken, worker.token, natsUrl, transport, shape, nats?.pid);
           byShape[shape.name] = faster(byShape[shape.name], figures);
+          amRates[transport] ??= {};
+          record(amRates[transport], shape.name, figures.tasksPerSec);
         }
-        if (WITH_BULLMQ)
-          bullmq[shape.name] = faster(bullmq[shape.name], await runBullmq(redisUrl, shape, redis?.pid));
+        if (WITH_BULLMQ) {
+          const figures = await runBullmq(redisUrl, shape, redis?.pid);
+          bullmq[shape.name] = faster(bullmq[shape.name], figures);
+          record(bullmqRates, shape.name, figures.tasksPerSec);
+        }
+      }
+    }
+    const ratioPerRun: Record<string, Record<string, number[]>> = {};
+    const ratioMedianOfRuns: Record<string, Record<string, number>> = {};
+    for (const transport of TRANSPORTS) {
+      ratioPerRun[transport] = {};
+      ratioMedianOfRuns[transport] = {};
+      for (const shape of SHAPES) {
+        const theirs = bullmqRates[shape.name] ?? [];
+        const perRun = (amRates[transport]?.[shape.name] ?? [])
+          .map((ours, i) => (theirs[i] === undefined ? Number.NaN : round(ours / theirs[i], 3)))
+          .filter((ratio) => !Number.isNaN(ratio));
+        if (perRun.length === 0) continue;
+        ratioPerRun[transport][shape.name] = perRun;
+        ratioMedianOfRuns[transport][shape.name] = median(perRun);
       }
     }
     const ratios: Record<string, Record<string, number>> = {};
@@ -134,6 +163,8 @@ async function main(): Promise<void> {
         bullmq: mapValues(bullmq, (f) => f.cpuMsPerTask),
       },
       ratioAmToBullmq: ratios,
+      ratioPerRun,
+      ratioMedianOfRuns,
       target: 'AM over NATS >= 0.5x BullMQ in both shapes',
     };
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
@@ -342,6 +373,14 @@ async function api<T>(base: string, token: string, method: string, path: string,
   const text = await response.text();
   if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`);
   return JSON.parse(text) as T;
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1
+    ? (sorted[mid] ?? 0)
+    : round(((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2, 3);
 }
 
 function round(value: number, digits: number): number {
