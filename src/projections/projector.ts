@@ -315,10 +315,7 @@ export class Projector {
       // Every uncommitted batch goes, not only this one: the checkpoint in the file still matches the
       // rows, and the stream still holds the events. The cached aggregates and the indexes hold what
       // was rolled back, so drop the cache (the indexes reload when the projector starts again).
-      this.cancelCommitTimer();
-      if (db.inTransaction) db.exec('ROLLBACK');
-      this.cache.clear();
-      this.applied = this.readModel.checkpoint.read();
+      this.rollBackWindow();
       throw error;
     }
     this.scheduleCommit();
@@ -360,14 +357,20 @@ export class Projector {
         this.commit();
       } catch (error) {
         // The file kept none of the window: fall back to it and stop, as a failed batch does.
-        const db = this.readModel.db;
-        if (db.open && db.inTransaction) db.exec('ROLLBACK');
-        this.cache.clear();
-        this.applied = this.readModel.checkpoint.read();
+        this.rollBackWindow();
         this.abort?.abort();
         this.onError(error);
       }
     }, this.commitIntervalMs);
+  }
+
+  /** Drops the open window: the file's rows and checkpoint are what the projector stands on again. */
+  private rollBackWindow(): void {
+    this.cancelCommitTimer();
+    const db = this.readModel.db;
+    if (db.open && db.inTransaction) db.exec('ROLLBACK');
+    this.cache.clear();
+    this.applied = this.readModel.checkpoint.read();
   }
 
   private cancelCommitTimer(): void {

@@ -46,10 +46,6 @@ export class OwnAppends {
     return undefined;
   }
 
-  get size(): number {
-    return this.#size;
-  }
-
   #remove(subject: string, entry: OwnAppend): void {
     const list = this.#bySubject.get(subject);
     if (list === undefined) return;

@@ -176,3 +176,12 @@ async function closeAll(connections: Set<NatsConnection>): Promise<void> {
   await Promise.allSettled([...connections].map((nc) => nc.close()));
   connections.clear();
 }
+
+/**
+ * Publishes `payload` to a stream subject as another writer would, bypassing EventStore.append (and
+ * its schema check); resolves with the stored sequence from JetStream's ack.
+ */
+export async function publishRaw(nc: NatsConnection, subject: string, payload: string): Promise<number> {
+  const ack = await nc.request(subject, new TextEncoder().encode(payload), { timeout: 5000 });
+  return (JSON.parse(new TextDecoder().decode(ack.data)) as { seq: number }).seq;
+}

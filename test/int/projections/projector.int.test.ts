@@ -7,7 +7,7 @@ import { Projector, ReadModel, ReadyIndex } from '../../../src/projections/index
 import { connectNats } from '../../../src/store/connect.ts';
 import { EventStore } from '../../../src/store/event-store.ts';
 import { TrailBuilder } from '../../fixtures/trail-builder.ts';
-import { makeTempDir, startTestNats, type TestNats } from '../../kit/index.ts';
+import { makeTempDir, publishRaw, startTestNats, type TestNats } from '../../kit/index.ts';
 import { dumpTables } from './dump-tables.ts';
 import { buildSeedScenario } from './seed-scenario.ts';
 
@@ -219,11 +219,9 @@ describe('Projector over a real nats-server', () => {
       const taskSubject = store.subjects.task(b.graphId, 't');
       // A TaskClaimed missing its data, then plain garbage, both on the task's subject, published raw
       // (store.append refuses an event its schema refuses; another writer might not).
-      const publishRaw = async (payload: string) => {
-        const pa = await nc.request(taskSubject, new TextEncoder().encode(payload), { timeout: 5000 });
-        return { seq: (JSON.parse(new TextDecoder().decode(pa.data)) as { seq: number }).seq };
-      };
-      const bad1 = await publishRaw(
+      const bad1Seq = await publishRaw(
+        nc,
+        taskSubject,
         JSON.stringify({
           type: 'TaskClaimed',
           v: 1,
@@ -232,12 +230,12 @@ describe('Projector over a real nats-server', () => {
           taskId: 't',
         }),
       );
-      const bad2Seq = (await publishRaw('{"type":')).seq;
+      const bad2Seq = await publishRaw(nc, taskSubject, '{"type":');
       const path = join(dir, 'malformed.sqlite');
       const { readModel, projector, errors } = startProjector(path);
       expect(await projector.waitFor(bad2Seq, 10_000)).toBe(true);
-      const reasons = readModel.skipped.all().filter((s) => s.seq === bad1.seq || s.seq === bad2Seq);
-      expect(reasons.map((r) => r.seq)).toEqual([bad1.seq, bad2Seq]);
+      const reasons = readModel.skipped.all().filter((s) => s.seq === bad1Seq || s.seq === bad2Seq);
+      expect(reasons.map((r) => r.seq)).toEqual([bad1Seq, bad2Seq]);
       expect(readModel.checkpoint.read()).toBeGreaterThanOrEqual(bad2Seq);
       expect(readModel.tasks.row(b.graphId, 't')?.last_seq).toBe(bad2Seq);
       expect(projector.graphState(b.graphId)?.tasks.get('t')?.lastSeq).toBe(bad2Seq);

@@ -3,7 +3,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeEvent } from '../../../src/events/index.ts';
 import { EventStore, type RawStoredMessage } from '../../../src/store/event-store.ts';
-import { startTestNats, type TestNats, testNatsIsExternal, waitUntil } from '../../kit/index.ts';
+import { publishRaw, startTestNats, type TestNats, testNatsIsExternal, waitUntil } from '../../kit/index.ts';
 import { graphEvent, reasonOf } from './store-fixtures.ts';
 
 /** Runs store.consume in the background, collecting what it delivers until stop(). */
@@ -90,14 +90,7 @@ describe('EventStore.consume', () => {
       });
       // Another writer's publish of an event of the same subject: never handed over as checked.
       const foreign = graphEvent(graphId, 2);
-      const pa = await nc.request(
-        store.subjects.graph(graphId),
-        new TextEncoder().encode(JSON.stringify(foreign)),
-        {
-          timeout: 5000,
-        },
-      );
-      const foreignSeq = (JSON.parse(new TextDecoder().decode(pa.data)) as { seq: number }).seq;
+      const foreignSeq = await publishRaw(nc, store.subjects.graph(graphId), JSON.stringify(foreign));
       await waitUntil(() => feed.received.length === 2, { message: 'both events' });
       const [first, second] = feed.received;
       expect(first?.seq).toBe(ownAck.seq);
