@@ -60,8 +60,6 @@ export class NatsRequestMux {
   readonly #pending = new Map<string, PendingRequest>();
   #next = 0;
   #sweeper: NodeJS.Timeout | null = null;
-  #outbox: Array<{ subject: string; data: Uint8Array | string; reply: string; headers?: MsgHdrs }> = [];
-  #flushScheduled = false;
 
   constructor(nc: NatsConnection, inboxPrefix?: string) {
     this.#nc = nc;
@@ -95,35 +93,20 @@ export class NatsRequestMux {
         reject,
       });
       this.#startSweeping();
-      this.#outbox.push({
-        subject,
-        data,
-        reply: this.#prefix + token,
-        ...(opts.headers === undefined ? {} : { headers: opts.headers }),
-      });
-      if (!this.#flushScheduled) {
-        this.#flushScheduled = true;
-        atTurnEnd(this.#nc, () => this.#flush());
-      }
+      atTurnEnd(this.#nc, () => this.#publish(subject, data, token, opts.headers));
     });
   }
 
-  #flush(): void {
-    this.#flushScheduled = false;
-    const outbox = this.#outbox;
-    this.#outbox = [];
-    for (const message of outbox) {
-      try {
-        this.#nc.publish(message.subject, message.data, {
-          reply: message.reply,
-          ...(message.headers === undefined ? {} : { headers: message.headers }),
-        });
-      } catch (error) {
-        const token = message.reply.slice(this.#prefix.length);
-        const request = this.#pending.get(token);
-        this.#pending.delete(token);
-        request?.reject(error instanceof Error ? error : new Error(String(error)));
-      }
+  #publish(subject: string, data: Uint8Array | string, token: string, headers: MsgHdrs | undefined): void {
+    try {
+      this.#nc.publish(subject, data, {
+        reply: this.#prefix + token,
+        ...(headers === undefined ? {} : { headers }),
+      });
+    } catch (error) {
+      const request = this.#pending.get(token);
+      this.#pending.delete(token);
+      request?.reject(error instanceof Error ? error : new Error(String(error)));
     }
   }
 

@@ -73,24 +73,11 @@ export function startCommandService(opts: CommandServiceOptions): CommandService
     }
   })();
 
-  // Replies of one event-loop turn leave in one socket write, with the turn's appends (see atTurnEnd).
-  let replies: Array<{ msg: Msg; reply: CommandReply }> = [];
-  let repliesScheduled = false;
-  function sendReplies(): void {
-    repliesScheduled = false;
-    const batch = replies;
-    replies = [];
-    for (const { msg, reply } of batch) respond(msg, reply);
-  }
-
   async function handle(msg: Msg): Promise<void> {
     const reply = await replyTo(msg);
     if (!msg.reply) return;
-    replies.push({ msg, reply });
-    if (!repliesScheduled) {
-      repliesScheduled = true;
-      atTurnEnd(nc, sendReplies);
-    }
+    // Replies of one event-loop turn leave in one socket write, with the turn's appends (see atTurnEnd).
+    atTurnEnd(nc, () => respond(msg, reply));
   }
 
   async function replyTo(msg: Msg): Promise<CommandReply> {
