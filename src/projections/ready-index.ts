@@ -90,19 +90,20 @@ export class ReadyIndex {
     for (const priority of this.priorities) {
       const bucket = this.buckets.get(priority);
       if (!bucket) continue;
-      let eligible: Array<readonly [string, ReadyEntry]> | null = null;
-      for (const candidate of bucket.inOrder()) {
-        const [key, entry] = candidate;
+      let eligible: QueueNode[] | null = null;
+      // Walks the list itself: a generator step per candidate was a visible share of every claim.
+      for (let node = bucket.head; node; node = node.next) {
+        const { key, entry } = node;
         if (this.reserved.has(key) || entry.availableAt > filter.now) continue;
         if (entry.capability !== null && !filter.capabilities.has(entry.capability)) continue;
         if (this.spread === 1) return this.take(key, entry);
         eligible ??= [];
-        eligible.push(candidate);
+        eligible.push(node);
         if (eligible.length >= this.spread) break;
       }
       if (eligible !== null) {
-        const [key, entry] = eligible[Math.floor(this.random() * eligible.length)] ?? eligible[0]!;
-        return this.take(key, entry);
+        const chosen = eligible[Math.floor(this.random() * eligible.length)] ?? eligible[0]!;
+        return this.take(chosen.key, chosen.entry);
       }
     }
     return null;
@@ -213,8 +214,8 @@ class ReadyQueue {
     for (let node = this.first; node; node = node.next) yield node.entry;
   }
 
-  /** The entries with their keys, oldest first. */
-  *inOrder(): Generator<readonly [string, ReadyEntry]> {
-    for (let node = this.first; node; node = node.next) yield [node.key, node.entry];
+  /** The oldest node; follow `next` for the rest in READY order. */
+  get head(): QueueNode | null {
+    return this.first;
   }
 }

@@ -17,6 +17,7 @@ import { encodeHeaders } from '../nats-encoded-headers.ts';
 import { NatsRequestMux } from '../nats-request-mux.ts';
 import { LIMITS } from '../protocol/limits.ts';
 import { ConnectionWatch } from './connection-watch.ts';
+import { deliveryPosition } from './delivery-position.ts';
 import { ensureStream } from './ensure-stream.ts';
 import { OwnAppends } from './own-appends.ts';
 import { JetStreamPublishError, toStoreError } from './store-errors.ts';
@@ -245,7 +246,11 @@ export class EventStore {
           threshold_messages: Math.floor(batch / 2),
           callback: (m) => {
             const { subject, data } = m;
-            const message: RawStoredMessage = { seq: m.seq, subject, data, pending: m.info.pending };
+            // JsMsgImpl has the reply subject; the JsMsg interface does not declare it.
+            const position = deliveryPosition((m as JsMsg & { reply?: string }).reply ?? '');
+            const message: RawStoredMessage = position
+              ? { seq: position.streamSeq, subject, data, pending: position.pending }
+              : { seq: m.seq, subject, data, pending: m.info.pending };
             const checked = this.#ownAppends.take(subject, data);
             if (checked !== undefined) message.checked = checked;
             delivered.push(message);
@@ -349,7 +354,8 @@ export class EventStore {
   async #resilient<T>(what: string, timeoutMs: number, run: (remainingMs: number) => Promise<T>): Promise<T> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      if (!(await this.#watch.waitConnected(deadline - Date.now()))) {
+      // Connected is the usual case: skip the wait's promise and its turn of the microtask queue.
+      if (!this.#watch.connected && !(await this.#watch.waitConnected(deadline - Date.now()))) {
         throw new AppError(
           'AM_ERR_STORE_UNAVAILABLE',
           `${what}: not connected to NATS within ${timeoutMs} ms`,

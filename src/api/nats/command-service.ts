@@ -19,7 +19,7 @@ export interface CommandServiceOptions {
   /** Largest accepted request body. Default 1 MiB. */
   maxBytes?: number;
   /**
-   * Requests handled at once by this process; further ones wait in the subscription's buffer until one
+   * Requests handled at once by this process; further ones wait in arrival order until one
    * finishes. Long-polling claims count, so keep it well above the number of waiting workers. Default 1024.
    */
   maxConcurrent?: number;
@@ -57,21 +57,42 @@ export function startCommandService(opts: CommandServiceOptions): CommandService
   const rateLimitPerSec = opts.rateLimitPerSec ?? 1_000;
   const limiter = new AgentRateLimit(rateLimitPerSec);
 
-  const sub: Subscription = nc.subscribe(`${prefix}.*`, { queue: opts.queue ?? 'am' });
+  /** Requests that arrived while `maxConcurrent` were in flight, in arrival order. */
+  const waiting: Msg[] = [];
+  let allDone: (() => void) | null = null;
 
-  const loop = (async () => {
-    try {
-      for await (const msg of sub) {
-        while (inFlight.size >= maxConcurrent) await Promise.race(inFlight);
-        // handle() never rejects: every failure becomes an error reply.
-        const work: Promise<void> = handle(msg).finally(() => inFlight.delete(work));
-        inFlight.add(work);
+  // A callback subscription: an async iterator would cost a promise and a microtask turn per request.
+  const sub: Subscription = nc.subscribe(`${prefix}.*`, {
+    queue: opts.queue ?? 'am',
+    callback: (error, msg) => {
+      if (error) {
+        // The subscription itself failed (e.g. a permissions violation on subscribe).
+        ctx.log.error({ err: error, subject: `${prefix}.*` }, 'command subscription failed');
+        return;
       }
-    } catch (error) {
-      // The subscription itself failed (e.g. a permissions violation on subscribe).
-      ctx.log.error({ err: error, subject: `${prefix}.*` }, 'command subscription failed');
-    }
-  })();
+      if (inFlight.size >= maxConcurrent) waiting.push(msg);
+      else start(msg);
+    },
+  });
+
+  function start(msg: Msg): void {
+    // handle() never rejects: every failure becomes an error reply.
+    const work: Promise<void> = handle(msg).finally(() => {
+      inFlight.delete(work);
+      const next = waiting.shift();
+      if (next !== undefined) start(next);
+      else if (inFlight.size === 0) allDone?.();
+    });
+    inFlight.add(work);
+  }
+
+  /** Resolves once every request taken so far (in flight or waiting) has replied. */
+  function settled(): Promise<void> {
+    if (inFlight.size === 0 && waiting.length === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      allDone = resolve;
+    });
+  }
 
   async function handle(msg: Msg): Promise<void> {
     const reply = await replyTo(msg);
@@ -158,8 +179,7 @@ export function startCommandService(opts: CommandServiceOptions): CommandService
         // First end long-polls, so a drain never waits for a 30 s claim; buffered requests still run.
         stopping.abort();
         if (!sub.isClosed()) await sub.drain().catch(() => {});
-        await loop;
-        await Promise.allSettled([...inFlight]);
+        await settled();
       })();
       return stopped;
     },
