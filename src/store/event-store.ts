@@ -17,7 +17,6 @@ import { encodeHeaders } from '../nats-encoded-headers.ts';
 import { NatsRequestMux } from '../nats-request-mux.ts';
 import { LIMITS } from '../protocol/limits.ts';
 import { ConnectionWatch } from './connection-watch.ts';
-import { deliveryPosition } from './delivery-position.ts';
 import { ensureStream } from './ensure-stream.ts';
 import { OwnAppends } from './own-appends.ts';
 import { JetStreamPublishError, toStoreError } from './store-errors.ts';
@@ -246,11 +245,8 @@ export class EventStore {
           threshold_messages: Math.floor(batch / 2),
           callback: (m) => {
             const { subject, data } = m;
-            // JsMsgImpl has the reply subject; the JsMsg interface does not declare it.
-            const position = deliveryPosition((m as JsMsg & { reply?: string }).reply ?? '');
-            const message: RawStoredMessage = position
-              ? { seq: position.streamSeq, subject, data, pending: position.pending }
-              : { seq: m.seq, subject, data, pending: m.info.pending };
+            // The ordered consumer has already parsed (and kept) the delivery info: `seq` and `info` are free.
+            const message: RawStoredMessage = { seq: m.seq, subject, data, pending: m.info.pending };
             const checked = this.#ownAppends.take(subject, data);
             if (checked !== undefined) message.checked = checked;
             delivered.push(message);
