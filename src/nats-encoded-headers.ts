@@ -1,6 +1,6 @@
 import type { MsgHdrs } from '@nats-io/nats-core';
+import { utf8Bytes } from './utf8-bytes.ts';
 
-const encoder = new TextEncoder();
 /** Header names already checked (a handful of constants in practice). */
 const validNames = new Set<string>();
 
@@ -27,7 +27,7 @@ export function encodeHeaders(pairs: ReadonlyArray<readonly [name: string, value
     }
     block += `\r\n${name}: ${value.trim()}`;
   }
-  const bytes = encoder.encode(`${block}\r\n\r\n`);
+  const bytes = utf8Bytes(`${block}\r\n\r\n`);
   // A MsgHdrs that only encodes: publish() calls nothing else on it (nats-core protocol.js, publish).
   return { encode: () => bytes } as unknown as EncodedHeaders;
 }

@@ -6,6 +6,7 @@ import {
   type Subscription,
 } from '@nats-io/nats-core';
 import { atTurnEnd } from './nats-turn-outbox.ts';
+import { utf8Bytes } from './utf8-bytes.ts';
 
 /** A request got no reply within its timeout. */
 export class NatsRequestTimeoutError extends Error {
@@ -99,7 +100,7 @@ export class NatsRequestMux {
 
   #publish(subject: string, data: Uint8Array | string, token: string, headers: MsgHdrs | undefined): void {
     try {
-      this.#nc.publish(subject, data, {
+      this.#nc.publish(subject, typeof data === 'string' ? utf8Bytes(data) : data, {
         reply: this.#prefix + token,
         ...(headers === undefined ? {} : { headers }),
       });

@@ -1,3 +1,4 @@
+import { utf8Bytes } from '../utf8-bytes.ts';
 import { CURRENT_VERSION, type DomainEvent, DomainEventSchema, type EventType } from './domain-event.ts';
 import { upcast } from './upcasters.ts';
 
@@ -35,8 +36,7 @@ export function validateEvent(candidate: unknown, type: string): DecodeResult {
 }
 
 export function encodeEvent(event: DomainEvent): Uint8Array {
-  return textEncoder.encode(JSON.stringify(event));
+  return utf8Bytes(JSON.stringify(event));
 }
 
 const textDecoder = new TextDecoder();
-const textEncoder = new TextEncoder();

@@ -2,6 +2,7 @@ import { Match, type Msg, type NatsConnection, type Subscription } from '@nats-i
 import { AppError, isAppError } from '../../errors.ts';
 import { atTurnEnd } from '../../nats-turn-outbox.ts';
 import type { CommandReply } from '../../protocol/index.ts';
+import { utf8Bytes } from '../../utf8-bytes.ts';
 import { AgentRateLimit } from '../agent-rate-limit.ts';
 import type { AppContext } from '../app-context.ts';
 import { invoke, OPERATIONS, type Operation } from '../operations.ts';
@@ -37,7 +38,6 @@ export interface CommandService {
   stop(): Promise<void>;
 }
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const operations: Readonly<Record<string, Operation>> = OPERATIONS;
 
@@ -145,11 +145,11 @@ export function startCommandService(opts: CommandServiceOptions): CommandService
   }
 
   function respond(msg: Msg, reply: CommandReply): void {
-    let payload = encoder.encode(JSON.stringify(reply));
+    let payload = utf8Bytes(JSON.stringify(reply));
     const maxPayload = nc.info?.max_payload;
     if (maxPayload !== undefined && payload.length > maxPayload) {
       // A reply NATS cannot carry (e.g. a huge graph): say so rather than leave the requester to time out.
-      payload = encoder.encode(
+      payload = utf8Bytes(
         JSON.stringify(
           errorReply(
             new AppError(

@@ -34,6 +34,7 @@ const LEAVES: Record<string, string> = {
   'errors.ts': 'leaf',
   'config.ts': 'leaf',
   'turn-end.ts': 'leaf',
+  'utf8-bytes.ts': 'leaf',
   'nats-encoded-headers.ts': 'nats',
   'nats-request-mux.ts': 'nats',
   'nats-turn-outbox.ts': 'nats',
