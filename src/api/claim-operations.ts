@@ -20,6 +20,7 @@ const CANDIDATE_GONE = new Set([
 ]);
 
 const NEVER_ABORTED = new AbortController().signal;
+const NO_CAPABILITIES: ReadonlySet<string> = new Set();
 
 /** Claims still long-polling, by agent and requestId, so a retry of the same request can supersede them. */
 const pendingClaims = new WeakMap<AppContext, Map<string, PendingClaim>>();
@@ -97,7 +98,7 @@ async function claimOrWait(
   if (appendedSeq !== undefined) return replyForToken(ctx, String(appendedSeq));
   const existing = existingClaim(ctx, principal, body.requestId);
   if (existing) return existing;
-  const capabilities = new Set(body.capabilities ?? []);
+  const capabilities = body.capabilities?.length ? new Set(body.capabilities) : NO_CAPABILITIES;
   const deadline = ctx.ports.clock() + Math.min(body.waitMs ?? 0, MAX_CLAIM_WAIT_MS);
   for (;;) {
     // A caller that went away (or was superseded) must not be handed a task nobody will run.

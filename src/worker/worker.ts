@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { v4 as uuidv4 } from 'uuid';
 import type { ClaimContext, ClaimedTask, ClaimReply, Step, TaskError, Usage } from '../protocol/index.ts';
+import { LazyAbort } from './lazy-abort.ts';
 import { WorkerApiError, type WorkerTransport } from './worker-transport.ts';
 
 /** What a handler gets for one claimed task. */
@@ -72,6 +73,8 @@ export function createWorker(handlers: WorkerHandlers, opts: WorkerOptions): Wor
   const stopClaiming = new AbortController();
   const shutdown = new AbortController();
   const slots: Promise<void>[] = [];
+  /** The abort of every task running now, so a shutdown past its grace reaches them all. */
+  const running = new Set<LazyAbort>();
   let started = false;
   let stopping: Promise<void> | null = null;
   let wakeIdle: (() => void) | null = null;
@@ -139,9 +142,8 @@ export function createWorker(handlers: WorkerHandlers, opts: WorkerOptions): Wor
   /** Runs one claimed task to its end; resolves with the next claim when the result brought one. */
   async function run(claim: ClaimReply): Promise<ClaimReply | null> {
     const { task, claimToken } = claim;
-    const abort = new AbortController();
-    const onShutdown = () => abort.abort(new Error('shutdown'));
-    shutdown.signal.addEventListener('abort', onShutdown, { once: true });
+    const abort = new LazyAbort();
+    running.add(abort);
     let stopReason: 'cancelled' | 'lost' | null = null;
     const leaseMs = Math.max(3_000, Date.parse(claim.leaseUntil) - Date.now());
     const beat = setInterval(
@@ -178,7 +180,15 @@ export function createWorker(handlers: WorkerHandlers, opts: WorkerOptions): Wor
     };
     let outcome: TaskOutcome;
     try {
-      outcome = await handlers.execute({ task, context: claim.context, signal: abort.signal, onStep });
+      outcome = await handlers.execute({
+        task,
+        context: claim.context,
+        // Made only if the handler looks (LazyAbort).
+        get signal() {
+          return abort.signal;
+        },
+        onStep,
+      });
     } catch (error) {
       outcome = {
         status: 'failed',
@@ -186,7 +196,7 @@ export function createWorker(handlers: WorkerHandlers, opts: WorkerOptions): Wor
       };
     } finally {
       clearInterval(beat);
-      shutdown.signal.removeEventListener('abort', onShutdown);
+      running.delete(abort);
     }
     await progressChain;
     const next = stopClaiming.signal.aborted
@@ -201,7 +211,7 @@ export function createWorker(handlers: WorkerHandlers, opts: WorkerOptions): Wor
         emit({ type: 'lost', task, reason: 'the claim is no longer ours' });
         return null;
       }
-      if (shutdown.signal.aborted && abort.signal.aborted) {
+      if (shutdown.signal.aborted && abort.aborted) {
         await release(claim, 'worker shutting down');
         return null;
       }
@@ -288,6 +298,7 @@ export function createWorker(handlers: WorkerHandlers, opts: WorkerOptions): Wor
         graceTimer.abort();
         if (first === 'grace') {
           shutdown.abort();
+          for (const task of running) task.abort(new Error('shutdown'));
           await all;
         }
         await opts.transport.close();
