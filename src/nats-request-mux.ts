@@ -24,6 +24,14 @@ export class NatsNoRespondersError extends Error {
   }
 }
 
+/** The connection was re-established with the request still open: its reply can no longer come. */
+export class NatsRequestReconnectedError extends Error {
+  override readonly name = 'ReconnectedError';
+  constructor(subject: string) {
+    super(`the connection was re-established before ${subject} was answered`);
+  }
+}
+
 /** The connection closed with the request still open. */
 export class NatsRequestClosedError extends Error {
   override readonly name = 'ClosedConnectionError';
@@ -108,6 +116,19 @@ export class NatsRequestMux {
       const request = this.#pending.get(token);
       this.#pending.delete(token);
       request?.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  /**
+   * Fails every open request with NatsRequestReconnectedError: call it when the connection has been
+   * re-established. nats.js drops what it had buffered, and a reply sent while this client was away went
+   * nowhere, so those requests would otherwise only end at their timeouts. The caller resends (appends
+   * carry a msgID, so a resend that was already stored is answered as a duplicate).
+   */
+  reconnected(): void {
+    for (const [token, request] of this.#pending) {
+      this.#pending.delete(token);
+      request.reject(new NatsRequestReconnectedError(request.subject));
     }
   }
 

@@ -10,6 +10,7 @@ export class ConnectionWatch {
   #connected = true;
   #waiters = new Set<() => void>();
   #reconnectListeners = new Set<() => void>();
+  readonly #standingListeners: Array<() => void> = [];
   #stopped = false;
   readonly #statuses: AsyncIterable<{ type: string }> & { stop?: () => void };
 
@@ -39,6 +40,11 @@ export class ConnectionWatch {
     });
   }
 
+  /** Calls `listener` at every reconnect, before the one-shot listeners of onNextReconnect. */
+  onReconnect(listener: () => void): void {
+    this.#standingListeners.push(listener);
+  }
+
   /** Calls `listener` at the next reconnect; returns the function that cancels it. */
   onNextReconnect(listener: () => void): () => void {
     const once = () => {
@@ -65,6 +71,7 @@ export class ConnectionWatch {
       } else if (status.type === 'reconnect') {
         this.#connected = true;
         for (const wake of [...this.#waiters]) wake();
+        for (const listener of this.#standingListeners) listener();
         for (const listener of [...this.#reconnectListeners]) listener();
       }
     }

@@ -10,11 +10,12 @@ import {
   jetstream,
   jetstreamManager,
 } from '@nats-io/jetstream';
+import type { Msg, MsgHdrs } from '@nats-io/nats-core';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { AppError, StreamSequenceConflict } from '../errors.ts';
 import { type DomainEvent, decodeEvent, encodeEvent, Subjects, validateEvent } from '../events/index.ts';
 import { encodeHeaders } from '../nats-encoded-headers.ts';
-import { NatsRequestMux } from '../nats-request-mux.ts';
+import { NatsRequestMux, NatsRequestReconnectedError } from '../nats-request-mux.ts';
 import { LIMITS } from '../protocol/limits.ts';
 import { ConnectionWatch } from './connection-watch.ts';
 import { ensureStream } from './ensure-stream.ts';
@@ -107,6 +108,7 @@ export class EventStore {
     this.settings = Object.freeze({ ...settings });
     this.subjects = new Subjects(settings.subjectPrefix);
     this.#watch = new ConnectionWatch(nc);
+    this.#watch.onReconnect(() => this.#requests.reconnected());
   }
 
   /** Whether the NATS connection is up right now (for readiness probes). */
@@ -159,9 +161,7 @@ export class EventStore {
     try {
       // Resending after a reconnect is safe: the msgID stores it at most once, and if the first send was
       // stored the answer is `duplicate` with its sequence.
-      const reply = await this.#resilient(`append to ${req.subject}`, req.timeoutMs ?? 5000, (timeout) =>
-        this.#requests.request(req.subject, data, { timeoutMs: timeout, headers: h }),
-      );
+      const reply = await this.#resilientRequest(req.subject, data, h, req.timeoutMs ?? 5000);
       const ack = parsePubAck(reply.data);
       // A duplicate stored nothing new: no delivery will take the entry.
       if (ack.duplicate) forget();
@@ -343,6 +343,34 @@ export class EventStore {
   }
 
   /**
+   * A request on the store's own mux, sent once connected and sent again after a reconnect: the mux
+   * fails what is open at a reconnect (NatsRequestReconnectedError), so unlike #resilient this needs no
+   * listener, promise or closure of its own per request — it is every append's path.
+   */
+  async #resilientRequest(
+    subject: string,
+    data: Uint8Array,
+    headers: MsgHdrs,
+    timeoutMs: number,
+  ): Promise<Msg> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (!this.#watch.connected && !(await this.#watch.waitConnected(deadline - Date.now()))) {
+        throw notConnectedError(`append to ${subject}`, timeoutMs);
+      }
+      try {
+        return await this.#requests.request(subject, data, {
+          timeoutMs: Math.max(1, deadline - Date.now()),
+          headers,
+        });
+      } catch (error) {
+        if (!(error instanceof NatsRequestReconnectedError)) throw error;
+        if (Date.now() >= deadline) throw connectionLostError(`append to ${subject}`, timeoutMs);
+      }
+    }
+  }
+
+  /**
    * Runs an idempotent request: waits (within `timeoutMs`) for the connection, and runs it again when a
    * reconnect overtakes it (ConnectionWatch says why). Rejects with the request's own error, or with
    * AM_ERR_STORE_UNAVAILABLE when the connection is not back in time.
@@ -352,13 +380,7 @@ export class EventStore {
     for (;;) {
       // Connected is the usual case: skip the wait's promise and its turn of the microtask queue.
       if (!this.#watch.connected && !(await this.#watch.waitConnected(deadline - Date.now()))) {
-        throw new AppError(
-          'AM_ERR_STORE_UNAVAILABLE',
-          `${what}: not connected to NATS within ${timeoutMs} ms`,
-          {
-            details: { reason: 'disconnected', timeoutMs },
-          },
-        );
+        throw notConnectedError(what, timeoutMs);
       }
       const outcome = await new Promise<{ ok: true; value: T } | { ok: false; error: unknown } | null>(
         (resolve) => {
@@ -377,11 +399,7 @@ export class EventStore {
       );
       if (outcome?.ok === true) return outcome.value;
       if (outcome !== null) throw outcome.error;
-      if (Date.now() >= deadline) {
-        throw new AppError('AM_ERR_STORE_UNAVAILABLE', `${what}: the connection was lost`, {
-          details: { reason: 'reconnected', timeoutMs },
-        });
-      }
+      if (Date.now() >= deadline) throw connectionLostError(what, timeoutMs);
     }
   }
 
@@ -508,5 +526,17 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
       resolve();
     }
     signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+function notConnectedError(what: string, timeoutMs: number): AppError {
+  return new AppError('AM_ERR_STORE_UNAVAILABLE', `${what}: not connected to NATS within ${timeoutMs} ms`, {
+    details: { reason: 'disconnected', timeoutMs },
+  });
+}
+
+function connectionLostError(what: string, timeoutMs: number): AppError {
+  return new AppError('AM_ERR_STORE_UNAVAILABLE', `${what}: the connection was lost`, {
+    details: { reason: 'reconnected', timeoutMs },
   });
 }

@@ -6,6 +6,7 @@ import {
   NatsNoRespondersError,
   NatsRequestClosedError,
   NatsRequestMux,
+  NatsRequestReconnectedError,
   NatsRequestTimeoutError,
 } from '../../src/nats-request-mux.ts';
 import { startTestNats, type TestNats } from '../kit/index.ts';
@@ -48,6 +49,20 @@ describe('NatsRequestMux over a real nats-server', () => {
       );
       expect(replies.map((m) => m.string())).toEqual(Array.from({ length: 200 }, (_, i) => `body${i}|t${i}`));
       expect(mux.pending).toBe(0);
+    });
+  });
+
+  describe('when told the connection was re-established', () => {
+    it('fails the open requests at once, so the caller can resend them, and keeps serving new ones', async () => {
+      const startedAt = Date.now();
+      const open = mux.request(`${subject}.silent`, 'x', { timeoutMs: 5_000 });
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      mux.reconnected();
+      await expect(open).rejects.toBeInstanceOf(NatsRequestReconnectedError);
+      expect(Date.now() - startedAt).toBeLessThan(2_000);
+      expect(mux.pending).toBe(0);
+      const reply = await mux.request(`${subject}.echo`, 'after', { timeoutMs: 5_000 });
+      expect(reply.string()).toBe('after|');
     });
   });
 
