@@ -44,6 +44,8 @@ export async function startAppNode(opts: AppNodeOptions): Promise<AppNode> {
     subjects: store.subjects,
     readyIndex,
     onError: (error) => log.error({ err: error }, 'projector stopped'),
+    onFeedStall: (stall) =>
+      log.warn(stall, 'the event feed stopped delivering acknowledged appends; starting it again'),
   });
   projector.start();
   if (opts.catchUp ?? true) {

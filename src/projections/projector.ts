@@ -32,7 +32,10 @@ export interface RawStoredMessage {
 /** What the projector reads: the event store, structurally (projections do not import the NATS adapter). */
 export interface ProjectionSource {
   /** The live feed from `fromSeq`, in arrays of the messages delivered together. */
-  consumeBatches(fromSeq: number, opts?: { signal?: AbortSignal }): AsyncIterable<RawStoredMessage[]>;
+  consumeBatches(
+    fromSeq: number,
+    opts?: { signal?: AbortSignal; onStall?: (stall: { deliveredSeq: number; ackedSeq: number }) => void },
+  ): AsyncIterable<RawStoredMessage[]>;
   lastSeq(): Promise<number>;
 }
 
@@ -67,6 +70,8 @@ export interface ProjectorOptions {
    */
   commitIntervalMs?: number;
   onError?: (error: unknown) => void;
+  /** Told when the feed went quiet with acknowledged appends undelivered and is being started again. */
+  onFeedStall?: (stall: { deliveredSeq: number; ackedSeq: number }) => void;
 }
 
 type Waiter = { seq: number; resolve: (reached: boolean) => void; timer: NodeJS.Timeout | null };
@@ -89,6 +94,7 @@ export class Projector {
   /** Listeners that read `batch.events`. */
   private eventListeners = 0;
   private readonly onError: (error: unknown) => void;
+  private readonly onFeedStall: ProjectorOptions['onFeedStall'];
   private waiters: Waiter[] = [];
   private applied = 0;
   private abort: AbortController | null = null;
@@ -107,6 +113,7 @@ export class Projector {
     this.commitIntervalMs = opts.commitIntervalMs ?? 50;
     this.cache = new GraphCache(opts.cacheSize ?? 1000, (id) => this.readModel.loadGraphState(id));
     this.onError = opts.onError ?? (() => {});
+    this.onFeedStall = opts.onFeedStall;
     this.applied = this.readModel.checkpoint.read();
   }
 
@@ -253,7 +260,11 @@ export class Projector {
     let failure: unknown = null;
     const stopFollowing = new AbortController();
     const consumeSignal = AbortSignal.any([signal, stopFollowing.signal]);
-    for await (const delivered of this.source.consumeBatches(this.applied + 1, { signal: consumeSignal })) {
+    const feed = this.source.consumeBatches(this.applied + 1, {
+      signal: consumeSignal,
+      ...(this.onFeedStall ? { onStall: this.onFeedStall } : {}),
+    });
+    for await (const delivered of feed) {
       if (consumeSignal.aborted) break;
       let newest: RawStoredMessage | undefined;
       for (const message of delivered) {

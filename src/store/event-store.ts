@@ -78,6 +78,14 @@ export interface ConsumeOptions {
   filter?: string;
   /** Messages requested per pull; larger = faster replays, more buffered memory. Default: 2000. */
   batch?: number;
+  /** Told when the feed stalled and its consumer is being created again (see FEED_STALL_MS). */
+  onStall?: (stall: FeedStall) => void;
+}
+
+/** A feed that stopped delivering although the stream holds more: what it had and what was acknowledged. */
+export interface FeedStall {
+  deliveredSeq: number;
+  ackedSeq: number;
 }
 
 /** Budget of reads and consumer creation, waiting for a reconnect included. */
@@ -85,6 +93,13 @@ const REQUEST_TIMEOUT_MS = 5000;
 
 /** Messages per fetch of a bounded read. */
 const READ_BATCH = 1000;
+
+/**
+ * A feed on the whole stream that has delivered nothing for this long while an append of this store
+ * was acknowledged past what it delivered has stalled: its consumer is created again from where it
+ * stood. nats.js recovers an ordered consumer that reports trouble; this covers one that goes quiet.
+ */
+const FEED_STALL_MS = 3_000;
 
 /** A consumer that was working and then failed is created again after this delay (grows to 5 s). */
 const RECREATE_BACKOFF_MS = [250, 500, 1000, 2000, 5000] as const;
@@ -99,6 +114,8 @@ export class EventStore {
   readonly #watch: ConnectionWatch;
   readonly #requests: NatsRequestMux;
   readonly #ownAppends = new OwnAppends();
+  /** The highest sequence an append of this store was acknowledged with (the feeds' watchdog). */
+  #ackedSeq = 0;
 
   private constructor(nc: NatsConnection, jsm: JetStreamManager, settings: StoreSettings) {
     this.#nc = nc;
@@ -163,6 +180,7 @@ export class EventStore {
       // stored the answer is `duplicate` with its sequence.
       const reply = await this.#resilientRequest(req.subject, data, h, req.timeoutMs ?? 5000);
       const ack = parsePubAck(reply.data);
+      if (ack.seq > this.#ackedSeq) this.#ackedSeq = ack.seq;
       // A duplicate stored nothing new: no delivery will take the entry.
       if (ack.duplicate) forget();
       return ack;
@@ -230,6 +248,9 @@ export class EventStore {
       }
       started = true;
       let delivered: RawStoredMessage[] = [];
+      let deliveredSeq = nextSeq - 1;
+      let lastDeliveryAt = Date.now();
+      let stalled = false;
       let wake: (() => void) | null = null;
       const wakeReader = () => {
         const resume = wake;
@@ -250,6 +271,8 @@ export class EventStore {
             const checked = this.#ownAppends.take(subject, data);
             if (checked !== undefined) message.checked = checked;
             delivered.push(message);
+            deliveredSeq = message.seq;
+            lastDeliveryAt = Date.now();
             wakeReader();
           },
         });
@@ -276,10 +299,21 @@ export class EventStore {
       signal?.addEventListener('abort', stop, { once: true });
       // An abort while the consumer was being created fired no event.
       if (isAborted(signal)) stop();
+      // Only a feed of every subject must deliver every acknowledged append.
+      const watchdog =
+        filter === this.subjects.all()
+          ? setInterval(() => {
+              if (this.#ackedSeq <= deliveredSeq || Date.now() - lastDeliveryAt < FEED_STALL_MS) return;
+              stalled = true;
+              opts.onStall?.({ deliveredSeq, ackedSeq: this.#ackedSeq });
+              wakeReader();
+            }, FEED_STALL_MS / 3)
+          : null;
+      watchdog?.unref();
       try {
         while (!isAborted(signal)) {
           if (delivered.length === 0) {
-            if (ended) break;
+            if (ended || stalled) break;
             await new Promise<void>((resolve) => {
               wake = resolve;
             });
@@ -292,6 +326,7 @@ export class EventStore {
           yield taken;
         }
       } finally {
+        if (watchdog) clearInterval(watchdog);
         signal?.removeEventListener('abort', stop);
         messages.stop();
         consumer.delete().catch(() => {});

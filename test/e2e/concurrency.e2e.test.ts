@@ -64,7 +64,13 @@ describe('concurrency validation: 8 worker processes, 2 servers, 10 graphs × 50
     );
     graphIds.push(...submitted.map((s) => s.graphId));
     for (const id of graphIds) {
-      const graph = await waitForGraph(servers[0]!, id, isTerminal, 150_000);
+      const graph = await waitForGraph(servers[0]!, id, isTerminal, 150_000).catch((error: unknown) => {
+        // What the processes said is the only trace of a stall: put it in the failure.
+        const procs = [...servers.map((server) => server.proc), ...workers];
+        const names = [...servers.map((_, i) => `server ${i}`), ...workers.map((_, i) => `worker cw${i}`)];
+        const outputs = procs.map((proc, i) => `--- ${names[i]}:\n${proc.output().slice(-4_000)}`);
+        throw new Error(`${(error as Error).message}\n${outputs.join('\n')}`);
+      });
       expect(graph.graph.status).toBe('SUCCEEDED');
       trails.set(id, await trail(servers[0]!, id));
     }

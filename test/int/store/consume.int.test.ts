@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeEvent } from '../../../src/events/index.ts';
-import { EventStore, type RawStoredMessage } from '../../../src/store/event-store.ts';
+import { EventStore, type FeedStall, type RawStoredMessage } from '../../../src/store/event-store.ts';
 import { publishRaw, startTestNats, type TestNats, testNatsIsExternal, waitUntil } from '../../kit/index.ts';
 import { graphEvent, reasonOf } from './store-fixtures.ts';
 
@@ -10,13 +11,16 @@ import { graphEvent, reasonOf } from './store-fixtures.ts';
 function collect(store: EventStore, fromSeq: number, filter?: string) {
   const abort = new AbortController();
   const received: RawStoredMessage[] = [];
+  const stalls: FeedStall[] = [];
   const done = (async () => {
-    for await (const m of store.consume(fromSeq, { signal: abort.signal, ...(filter ? { filter } : {}) })) {
+    const opts = { signal: abort.signal, onStall: (stall: FeedStall) => stalls.push(stall) };
+    for await (const m of store.consume(fromSeq, { ...opts, ...(filter ? { filter } : {}) })) {
       received.push(m);
     }
   })();
   return {
     received,
+    stalls,
     seqs: () => received.map((m) => m.seq),
     stop: async () => {
       abort.abort();
@@ -76,6 +80,31 @@ describe('EventStore.consume', () => {
       await feed.stop();
     }
   });
+
+  it('starts a feed that went quiet again, so an acknowledged append is still delivered', async () => {
+    const graphId = randomUUID();
+    const [first] = await appendMany(graphId, 1);
+    const feed = collect(store, first ?? 1);
+    try {
+      await waitUntil(() => feed.received.length === 1, { message: 'the first append' });
+      // Deleting the consumer under the feed: nats.js waits for two missed heartbeats (about 30 s) before
+      // it makes a new one; the store's watchdog sees an acknowledged append go undelivered sooner.
+      const jsm = await jetstreamManager(nc);
+      for await (const info of jsm.consumers.list(nats.settings.streamName)) {
+        await jsm.consumers.delete(nats.settings.streamName, info.name);
+      }
+      const later = await appendMany(graphId, 2, 1);
+      await waitUntil(() => feed.received.length === 3, {
+        message: 'the appends after the stall',
+        timeoutMs: 12_000,
+      });
+      expect(feed.seqs()).toEqual([first, ...later]);
+      expect(feed.stalls.length).toBeGreaterThanOrEqual(1);
+      expect(feed.stalls[0]).toEqual({ deliveredSeq: first, ackedSeq: later.at(-1) });
+    } finally {
+      await feed.stop();
+    }
+  }, 20_000);
 
   it("hands over this store's own appends already checked, and leaves everything else to decode", async () => {
     const graphId = randomUUID();
