@@ -13,6 +13,8 @@ export interface HomeLock {
 const LOCK_FILE = 'am.lock';
 /** A lock file with no pid yet is being written; older than this, its writer died in between. */
 const EMPTY_LOCK_GRACE_MS = 5_000;
+/** A takeover marker older than this was left by a process that died while taking a stale lock over. */
+const TAKEOVER_STALE_MS = 5_000;
 /** Lock files this process owns, with the number of holds on each (am up's stack and its NATS both hold one). */
 const heldLocks = new Map<string, number>();
 let lockExitHookInstalled = false;
@@ -52,8 +54,7 @@ export function lockHome(home: string): HomeLock {
           `AM_HOME ${resolve(home)} is in use by another AgentManager process (pid ${owner.pid ?? 'unknown'}) — stop it first or set another AM_HOME (if that pid is not AgentManager, delete ${path})`,
         );
       }
-      // Only if it still names the dead owner, so a start that took it over meanwhile keeps it.
-      if (lockOwner(path).pid === owner.pid) rmSync(path, { force: true });
+      removeStaleLock(path, owner.pid);
     }
   }
   heldLocks.set(path, 1);
@@ -85,6 +86,47 @@ function holdOf(path: string): HomeLock {
   };
 }
 
+/**
+ * Removes a lock whose owner `deadPid` is gone, holding `<lock>.takeover` (O_EXCL) meanwhile: two
+ * starts that both found the same stale lock would otherwise race, and the later one could remove the
+ * lock the earlier one had just taken. Inside the marker the lock goes only if it still names the dead
+ * owner. A start that finds another takeover under way leaves the lock alone; its next try meets the
+ * winner's lock. A marker left by a process that died mid-takeover is cleared once it is stale.
+ */
+function removeStaleLock(path: string, deadPid: number | null): void {
+  const marker = `${path}.takeover`;
+  if (!createExclusive(marker)) {
+    if (!isOlderThan(marker, TAKEOVER_STALE_MS)) return;
+    rmSync(marker, { force: true });
+    if (!createExclusive(marker)) return;
+  }
+  try {
+    if (lockOwner(path).pid === deadPid) rmSync(path, { force: true });
+  } finally {
+    rmSync(marker, { force: true });
+  }
+}
+
+/** Creates `path` if it does not exist; false if it does. */
+function createExclusive(path: string): boolean {
+  try {
+    closeSync(openSync(path, 'wx', 0o600));
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
+  }
+}
+
+function isOlderThan(path: string, ms: number): boolean {
+  try {
+    return Date.now() - statSync(path).mtimeMs > ms;
+  } catch {
+    // Gone meanwhile: as good as stale.
+    return true;
+  }
+}
+
 /** Who holds a lock file, and whether that process still runs. */
 function lockOwner(path: string): { pid: number | null; alive: boolean } {
   let text: string;
@@ -95,15 +137,8 @@ function lockOwner(path: string): { pid: number | null; alive: boolean } {
     return { pid: null, alive: false };
   }
   const pid = Number.parseInt(text.trim(), 10);
-  if (!Number.isInteger(pid) || pid <= 0) {
-    let ageMs = 0;
-    try {
-      ageMs = Date.now() - statSync(path).mtimeMs;
-    } catch {
-      return { pid: null, alive: false };
-    }
-    return { pid: null, alive: ageMs < EMPTY_LOCK_GRACE_MS };
-  }
+  if (!Number.isInteger(pid) || pid <= 0)
+    return { pid: null, alive: !isOlderThan(path, EMPTY_LOCK_GRACE_MS) };
   // Our own pid in a file we do not hold is left from an earlier run (a container restarts with the same pid).
   if (pid === process.pid) return { pid, alive: false };
   try {
