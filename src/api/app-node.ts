@@ -2,6 +2,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import pino, { type Logger } from 'pino';
 import { Projector, ReadModel, ReadyIndex } from '../projections/index.ts';
 import { EventStore } from '../store/event-store.ts';
+import { lockReadModelFile } from '../store/home-lock.ts';
 import type { StoreSettings } from '../store/stream-settings.ts';
 import type { AppContext } from './app-context.ts';
 import { eventIdGenerator } from './event-ids.ts';
@@ -34,8 +35,17 @@ export interface AppNode {
  */
 export async function startAppNode(opts: AppNodeOptions): Promise<AppNode> {
   const log = opts.log ?? pino({ level: 'silent' });
-  const store = await EventStore.open(opts.nc, opts.store);
-  const readModel = ReadModel.open(opts.dbPath);
+  // Before anything else: a second process on this file is refused, not let loose on its rows.
+  const fileLock = lockReadModelFile(opts.dbPath);
+  let store: EventStore;
+  let readModel: ReadModel;
+  try {
+    store = await EventStore.open(opts.nc, opts.store);
+    readModel = ReadModel.open(opts.dbPath);
+  } catch (error) {
+    fileLock.release();
+    throw error;
+  }
   // Several AM processes claim from identical indexes: a spread of a few keeps them off each other's head task.
   const readyIndex = new ReadyIndex({ spread: CLAIM_SPREAD });
   const projector = new Projector({
@@ -78,6 +88,7 @@ export async function startAppNode(opts: AppNodeOptions): Promise<AppNode> {
         await projector.stop();
       } finally {
         readModel.close();
+        fileLock.release();
       }
     },
   };

@@ -2,9 +2,9 @@ import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeSy
 import { resolve } from 'node:path';
 import { AppError } from '../errors.ts';
 
-/** The exclusive hold of one AM_HOME by this process. */
+/** The exclusive hold of one AM_HOME (or one read-model file) by this process. */
 export interface HomeLock {
-  /** `<home>/am.lock`; it holds the owner's pid. */
+  /** The lock file (`<home>/am.lock`, `<db>.lock`); it holds the owner's pid. */
   readonly path: string;
   /** Gives this hold back; the file goes when the last hold of this process does. Idempotent. */
   release(): void;
@@ -28,13 +28,36 @@ let lockExitHookInstalled = false;
  * release and, as a last resort, when the process exits.
  */
 export function lockHome(home: string): HomeLock {
+  mkdirSync(home, { recursive: true, mode: 0o700 });
   const path = resolve(home, LOCK_FILE);
+  return lockPath(
+    path,
+    (pid) =>
+      `AM_HOME ${resolve(home)} is in use by another AgentManager process (pid ${pid}) — stop it first or set another AM_HOME (if that pid is not AgentManager, delete ${path})`,
+  );
+}
+
+/**
+ * Takes `<file>.lock` for the read model at `dbPath`, as lockHome does for a home: a rebuild truncates
+ * the tables a running server reads and writes, and two servers folding into one file would each
+ * overwrite the other's rows and checkpoint. An in-memory database needs no lock.
+ */
+export function lockReadModelFile(dbPath: string): HomeLock {
+  if (dbPath === ':memory:') return { path: dbPath, release: () => {} };
+  const path = `${resolve(dbPath)}.lock`;
+  return lockPath(
+    path,
+    (pid) =>
+      `the read model ${resolve(dbPath)} is in use by another AgentManager process (pid ${pid}) — stop it first or use another file (if that pid is not AgentManager, delete ${path})`,
+  );
+}
+
+function lockPath(path: string, inUse: (pid: string) => string): HomeLock {
   const holds = heldLocks.get(path);
   if (holds !== undefined) {
     heldLocks.set(path, holds + 1);
     return holdOf(path);
   }
-  mkdirSync(home, { recursive: true, mode: 0o700 });
   // Twice at most: a stale lock is removed once; losing the race for it after that is a real conflict.
   for (let attempt = 1; ; attempt++) {
     try {
@@ -49,10 +72,7 @@ export function lockHome(home: string): HomeLock {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const owner = lockOwner(path);
       if (owner.alive || attempt >= 2) {
-        throw new AppError(
-          'AM_ERR_CONFIG_INVALID',
-          `AM_HOME ${resolve(home)} is in use by another AgentManager process (pid ${owner.pid ?? 'unknown'}) — stop it first or set another AM_HOME (if that pid is not AgentManager, delete ${path})`,
-        );
+        throw new AppError('AM_ERR_CONFIG_INVALID', inUse(String(owner.pid ?? 'unknown')));
       }
       removeStaleLock(path, owner.pid);
     }

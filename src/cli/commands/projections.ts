@@ -6,6 +6,7 @@ import { rebuildReadModel } from '../../projections/index.ts';
 import { connectNats } from '../../store/connect.ts';
 import { startEmbeddedNats } from '../../store/embedded-nats.ts';
 import { EventStore } from '../../store/event-store.ts';
+import { lockReadModelFile } from '../../store/home-lock.ts';
 import { onStdoutClosed } from '../process-signals.ts';
 
 /** `am projections rebuild`: replays the stream from sequence 1 into a read model file. */
@@ -50,24 +51,30 @@ export function registerProjectionsCommand(program: Command): void {
         });
         const dbPath =
           opts.db ?? config.AM_DB ?? join(config.AM_HOME, `read-model-${config.AM_HTTP_PORT}.sqlite`);
+        // Refused while a server uses the file: the rebuild empties the tables it reads and writes.
+        const fileLock = lockReadModelFile(dbPath);
         const tty = process.stdout.isTTY;
         const startedAt = performance.now();
         let lastDraw = 0;
-        const { events, ms } = await rebuildReadModel(store, store.subjects, dbPath, {
-          onProgress: (applied, target) => {
-            const now = performance.now();
-            if (now - lastDraw < 100 && applied < target) return;
-            lastDraw = now;
-            const ratio = target === 0 ? 1 : applied / target;
-            const bar = '#'.repeat(Math.round(ratio * 30)).padEnd(30, '.');
-            const rate = Math.round(applied / ((now - startedAt) / 1000));
-            const line = `[${bar}] ${applied}/${target} events  ${rate} events/s`;
-            process.stdout.write(tty ? `\r${line}` : `${line}\n`);
-          },
-        });
-        process.stdout.write(
-          `${tty ? '\n' : ''}rebuilt ${dbPath}: ${events} events in ${(ms / 1000).toFixed(2)} s (${Math.round(events / (ms / 1000))} events/s)\n`,
-        );
+        try {
+          const { events, ms } = await rebuildReadModel(store, store.subjects, dbPath, {
+            onProgress: (applied, target) => {
+              const now = performance.now();
+              if (now - lastDraw < 100 && applied < target) return;
+              lastDraw = now;
+              const ratio = target === 0 ? 1 : applied / target;
+              const bar = '#'.repeat(Math.round(ratio * 30)).padEnd(30, '.');
+              const rate = Math.round(applied / ((now - startedAt) / 1000));
+              const line = `[${bar}] ${applied}/${target} events  ${rate} events/s`;
+              process.stdout.write(tty ? `\r${line}` : `${line}\n`);
+            },
+          });
+          process.stdout.write(
+            `${tty ? '\n' : ''}rebuilt ${dbPath}: ${events} events in ${(ms / 1000).toFixed(2)} s (${Math.round(events / (ms / 1000))} events/s)\n`,
+          );
+        } finally {
+          fileLock.release();
+        }
       } finally {
         try {
           await nc.drain();

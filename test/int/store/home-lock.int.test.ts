@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { lockHome } from '../../../src/store/home-lock.ts';
+import { lockHome, lockReadModelFile } from '../../../src/store/home-lock.ts';
 import { makeTempDir, removeTempDir } from '../../kit/index.ts';
 
 /** The pid of a process that has exited. */
@@ -63,5 +63,22 @@ describe('lockHome on real files', () => {
     expect(readFileSync(lock.path, 'utf8').trim()).toBe(String(process.pid));
     expect(existsSync(marker)).toBe(false);
     lock.release();
+  });
+
+  it('locks a read-model file beside it, refuses it to another live process, and needs none in memory', () => {
+    const dir = home('am-lock-db');
+    const db = join(dir, 'read-model.sqlite');
+    const lock = lockReadModelFile(db);
+    expect(lock.path).toBe(`${db}.lock`);
+    expect(readFileSync(lock.path, 'utf8').trim()).toBe(String(process.pid));
+    lock.release();
+    writeFileSync(`${db}.lock`, `${process.ppid}\n`);
+    expect(() => lockReadModelFile(db)).toThrow(
+      `the read model ${db} is in use by another AgentManager process (pid ${process.ppid})`,
+    );
+    const memory = lockReadModelFile(':memory:');
+    expect(memory.path).toBe(':memory:');
+    expect(existsSync(':memory:.lock')).toBe(false);
+    memory.release();
   });
 });
