@@ -55,7 +55,7 @@ export async function startAppNode(opts: AppNodeOptions): Promise<AppNode> {
     readyIndex,
     onError: (error) => log.error({ err: error }, 'projector stopped'),
     onFeedStall: (stall) =>
-      log.warn(stall, 'the event feed stopped delivering acknowledged appends; starting it again'),
+      log.warn(stall, 'the event feed stopped delivering while the stream holds more; starting it again'),
   });
   projector.start();
   if (opts.catchUp ?? true) {

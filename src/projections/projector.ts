@@ -34,7 +34,7 @@ export interface ProjectionSource {
   /** The live feed from `fromSeq`, in arrays of the messages delivered together. */
   consumeBatches(
     fromSeq: number,
-    opts?: { signal?: AbortSignal; onStall?: (stall: { deliveredSeq: number; ackedSeq: number }) => void },
+    opts?: { signal?: AbortSignal; onStall?: (stall: { deliveredSeq: number; streamSeq: number }) => void },
   ): AsyncIterable<RawStoredMessage[]>;
   lastSeq(): Promise<number>;
 }
@@ -70,8 +70,8 @@ export interface ProjectorOptions {
    */
   commitIntervalMs?: number;
   onError?: (error: unknown) => void;
-  /** Told when the feed went quiet with acknowledged appends undelivered and is being started again. */
-  onFeedStall?: (stall: { deliveredSeq: number; ackedSeq: number }) => void;
+  /** Told when the feed went quiet with the stream holding more, and is being started again. */
+  onFeedStall?: (stall: { deliveredSeq: number; streamSeq: number }) => void;
 }
 
 type Waiter = { seq: number; resolve: (reached: boolean) => void; timer: NodeJS.Timeout | null };

@@ -82,10 +82,10 @@ export interface ConsumeOptions {
   onStall?: (stall: FeedStall) => void;
 }
 
-/** A feed that stopped delivering although the stream holds more: what it had and what was acknowledged. */
+/** A feed that stopped delivering although the stream holds more: what it had, and how far the stream is known to reach. */
 export interface FeedStall {
   deliveredSeq: number;
-  ackedSeq: number;
+  streamSeq: number;
 }
 
 /** Budget of reads and consumer creation, waiting for a reconnect included. */
@@ -95,11 +95,14 @@ const REQUEST_TIMEOUT_MS = 5000;
 const READ_BATCH = 1000;
 
 /**
- * A feed on the whole stream that has delivered nothing for this long while an append of this store
- * was acknowledged past what it delivered has stalled: its consumer is created again from where it
- * stood. nats.js recovers an ordered consumer that reports trouble; this covers one that goes quiet.
+ * A feed on the whole stream that has delivered nothing for this long while the stream is known to
+ * hold more has stalled: its consumer is created again from where it stood. nats.js recovers an
+ * ordered consumer that reports trouble; this covers one that goes quiet. "Known" is this store's own
+ * acknowledged appends, or the stream's last sequence, asked after FEED_IDLE_PROBE_MS without a
+ * delivery (appends of other processes).
  */
 const FEED_STALL_MS = 3_000;
+const FEED_IDLE_PROBE_MS = 10_000;
 
 /** A consumer that was working and then failed is created again after this delay (grows to 5 s). */
 const RECREATE_BACKOFF_MS = [250, 500, 1000, 2000, 5000] as const;
@@ -300,15 +303,35 @@ export class EventStore {
       // An abort while the consumer was being created fired no event.
       if (isAborted(signal)) stop();
       // Only a feed of every subject must deliver every acknowledged append.
-      const watchdog =
-        filter === this.subjects.all()
-          ? setInterval(() => {
-              if (this.#ackedSeq <= deliveredSeq || Date.now() - lastDeliveryAt < FEED_STALL_MS) return;
-              stalled = true;
-              opts.onStall?.({ deliveredSeq, ackedSeq: this.#ackedSeq });
-              wakeReader();
-            }, FEED_STALL_MS / 3)
-          : null;
+      let probedSeq = 0;
+      let probing = false;
+      let lastProbeAt = 0;
+      const watch = () => {
+        const now = Date.now();
+        if (
+          !probing &&
+          now - lastDeliveryAt >= FEED_IDLE_PROBE_MS &&
+          now - lastProbeAt >= FEED_IDLE_PROBE_MS
+        ) {
+          probing = true;
+          lastProbeAt = now;
+          this.lastSeq()
+            .then((tail) => {
+              probedSeq = Math.max(probedSeq, tail);
+            })
+            // Unreachable now: the next probe asks again.
+            .catch(() => {})
+            .finally(() => {
+              probing = false;
+            });
+        }
+        const streamSeq = Math.max(this.#ackedSeq, probedSeq);
+        if (streamSeq <= deliveredSeq || now - lastDeliveryAt < FEED_STALL_MS) return;
+        stalled = true;
+        opts.onStall?.({ deliveredSeq, streamSeq });
+        wakeReader();
+      };
+      const watchdog = filter === this.subjects.all() ? setInterval(watch, FEED_STALL_MS / 3) : null;
       watchdog?.unref();
       try {
         while (!isAborted(signal)) {

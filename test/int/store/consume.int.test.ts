@@ -100,11 +100,39 @@ describe('EventStore.consume', () => {
       });
       expect(feed.seqs()).toEqual([first, ...later]);
       expect(feed.stalls.length).toBeGreaterThanOrEqual(1);
-      expect(feed.stalls[0]).toEqual({ deliveredSeq: first, ackedSeq: later.at(-1) });
+      expect(feed.stalls[0]).toEqual({ deliveredSeq: first, streamSeq: later.at(-1) });
     } finally {
       await feed.stop();
     }
   }, 20_000);
+
+  it('starts a quiet feed again for appends of another process too, once it has asked the stream', async () => {
+    const graphId = randomUUID();
+    const [first] = await appendMany(graphId, 1);
+    const feed = collect(store, first ?? 1);
+    const otherNc = await nats.connect('another-process');
+    try {
+      await waitUntil(() => feed.received.length === 1, { message: 'the first append' });
+      const jsm = await jetstreamManager(nc);
+      for await (const info of jsm.consumers.list(nats.settings.streamName)) {
+        await jsm.consumers.delete(nats.settings.streamName, info.name);
+      }
+      // Appended by another store: this one acknowledged nothing past the feed, so only the stream knows.
+      const other = await EventStore.open(otherNc, nats.settings);
+      const { seq } = await other.append({
+        subject: other.subjects.graph(graphId),
+        event: graphEvent(graphId, 1),
+        expectedLastSubjectSeq: null,
+        msgId: randomUUID(),
+      });
+      await waitUntil(() => feed.received.length === 2, { message: 'the foreign append', timeoutMs: 20_000 });
+      expect(feed.seqs()).toEqual([first, seq]);
+      expect(feed.stalls[0]).toEqual({ deliveredSeq: first, streamSeq: seq });
+    } finally {
+      await feed.stop();
+      await otherNc.close();
+    }
+  }, 30_000);
 
   it("hands over this store's own appends already checked, and leaves everything else to decode", async () => {
     const graphId = randomUUID();
