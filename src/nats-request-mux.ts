@@ -5,7 +5,7 @@ import {
   type NatsConnection,
   type Subscription,
 } from '@nats-io/nats-core';
-import { atTurnEnd } from './nats-turn-outbox.ts';
+import { sendAtTurnEnd } from './turn-end.ts';
 import { utf8Bytes } from './utf8-bytes.ts';
 
 /** A request got no reply within its timeout. */
@@ -58,7 +58,7 @@ const SWEEP_MS = 50;
  * second that was about a tenth of the AM server's CPU. Here a request is a map entry and a publish;
  * one coarse interval sweeps deadlines while anything is open.
  *
- * Requests made during one turn of the event loop are published together at its end (atTurnEnd), with
+ * Requests made during one turn of the event loop are published together at its end (sendAtTurnEnd), with
  * whatever else the connection sends then (command replies): the appends of all the commands a socket
  * read delivered leave in one write.
  */
@@ -102,7 +102,7 @@ export class NatsRequestMux {
         reject,
       });
       this.#startSweeping();
-      atTurnEnd(this.#nc, () => this.#publish(subject, data, token, opts.headers));
+      sendAtTurnEnd(() => this.#publish(subject, data, token, opts.headers));
     });
   }
 

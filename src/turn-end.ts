@@ -1,9 +1,11 @@
 /**
  * Work deferred to the end of the current event-loop turn (the check phase, after the I/O callbacks),
  * in two passes that are two setImmediate callbacks scheduled together: first every send queued this
- * turn, then background work. Node runs microtasks between the two, and nats.js writes its buffer to
- * the socket in a microtask, so the turn's replies and appends are on the wire before background work
- * (the projector's fold) starts: no request waits for a batch it does not need. A callback that throws
+ * turn, then background work. nats.js writes its buffer to the socket once per microtask checkpoint,
+ * and Node runs one after each setImmediate callback: because all of a turn's sends run in one
+ * callback, its appends and replies leave in one write per connection (a loopback write costs tens of
+ * microseconds), and they are on the wire before background work (the projector's fold) starts: no
+ * request waits for a batch it does not need. A callback that throws
  * does not stop the others (each owns its error handling).
  */
 let sends: Array<() => void> = [];

@@ -1,7 +1,7 @@
 import { Match, type Msg, type NatsConnection, type Subscription } from '@nats-io/nats-core';
 import { AppError, isAppError } from '../../errors.ts';
-import { atTurnEnd } from '../../nats-turn-outbox.ts';
 import type { CommandReply } from '../../protocol/index.ts';
+import { sendAtTurnEnd } from '../../turn-end.ts';
 import { utf8Bytes } from '../../utf8-bytes.ts';
 import { AgentRateLimit } from '../agent-rate-limit.ts';
 import type { AppContext } from '../app-context.ts';
@@ -97,8 +97,8 @@ export function startCommandService(opts: CommandServiceOptions): CommandService
   async function handle(msg: Msg): Promise<void> {
     const reply = await replyTo(msg);
     if (!msg.reply) return;
-    // Replies of one event-loop turn leave in one socket write, with the turn's appends (see atTurnEnd).
-    atTurnEnd(nc, () => respond(msg, reply));
+    // Replies of one event-loop turn leave in one socket write, with the turn's appends (see turn-end.ts).
+    sendAtTurnEnd(() => respond(msg, reply));
   }
 
   async function replyTo(msg: Msg): Promise<CommandReply> {

@@ -37,7 +37,6 @@ const LEAVES: Record<string, string> = {
   'utf8-bytes.ts': 'leaf',
   'nats-encoded-headers.ts': 'nats',
   'nats-request-mux.ts': 'nats',
-  'nats-turn-outbox.ts': 'nats',
 };
 /** Type-only imports across a boundary, each with its reason. */
 const TYPE_ONLY_EXCEPTIONS = new Set([
