@@ -284,17 +284,12 @@ export class EventStore {
         continue;
       }
       let ended = false;
-      // Resolves when the consumer gives up (e.g. it could not be recreated for a long time) or stops.
-      void messages.closed().then(
-        () => {
-          ended = true;
-          wakeReader();
-        },
-        () => {
-          ended = true;
-          wakeReader();
-        },
-      );
+      const end = () => {
+        ended = true;
+        wakeReader();
+      };
+      // Settles when the consumer gives up (e.g. it could not be recreated for a long time) or stops.
+      void messages.closed().then(end, end);
       const stop = () => {
         void messages.stop();
         wakeReader();

@@ -43,6 +43,14 @@ describe('EventStore.consume', () => {
     await nats?.cleanup();
   });
 
+  /** Deletes every consumer of the stream on the server, as if it had been lost under its feed. */
+  async function deleteConsumers(): Promise<void> {
+    const jsm = await jetstreamManager(nc);
+    for await (const info of jsm.consumers.list(nats.settings.streamName)) {
+      await jsm.consumers.delete(nats.settings.streamName, info.name);
+    }
+  }
+
   async function appendMany(graphId: string, count: number, from = 0): Promise<number[]> {
     const acks = await Promise.all(
       Array.from({ length: count }, (_, i) =>
@@ -89,10 +97,7 @@ describe('EventStore.consume', () => {
       await waitUntil(() => feed.received.length === 1, { message: 'the first append' });
       // Deleting the consumer under the feed: nats.js waits for two missed heartbeats (about 30 s) before
       // it makes a new one; the store's watchdog sees an acknowledged append go undelivered sooner.
-      const jsm = await jetstreamManager(nc);
-      for await (const info of jsm.consumers.list(nats.settings.streamName)) {
-        await jsm.consumers.delete(nats.settings.streamName, info.name);
-      }
+      await deleteConsumers();
       const later = await appendMany(graphId, 2, 1);
       await waitUntil(() => feed.received.length === 3, {
         message: 'the appends after the stall',
@@ -113,10 +118,7 @@ describe('EventStore.consume', () => {
     const otherNc = await nats.connect('another-process');
     try {
       await waitUntil(() => feed.received.length === 1, { message: 'the first append' });
-      const jsm = await jetstreamManager(nc);
-      for await (const info of jsm.consumers.list(nats.settings.streamName)) {
-        await jsm.consumers.delete(nats.settings.streamName, info.name);
-      }
+      await deleteConsumers();
       // Appended by another store: this one acknowledged nothing past the feed, so only the stream knows.
       const other = await EventStore.open(otherNc, nats.settings);
       const { seq } = await other.append({
