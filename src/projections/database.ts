@@ -1,3 +1,4 @@
+import { chmodSync, closeSync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { agentsMigrations } from './agents-projection.ts';
 import { auditsMigrations } from './audits-projection.ts';
@@ -43,6 +44,12 @@ export const PROJECTION_TABLES = [
  * replays whatever its checkpoint does not cover.
  */
 export function openReadModel(path: string): ReadModelDb {
+  if (path !== ':memory:') {
+    // The rows hold goals, instructions and outputs: this user's alone. SQLite gives the -wal and -shm
+    // files the mode of the database file.
+    closeSync(openSync(path, 'a', 0o600));
+    chmodSync(path, 0o600);
+  }
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');

@@ -4,6 +4,8 @@ export * from './checkpoint.ts';
 export * from './claim-index.ts';
 export * from './database.ts';
 export * from './deferred-indexes.ts';
+export * from './feed-follower.ts';
+export * from './feed-lag.ts';
 export * from './graph-cache.ts';
 export * from './graphs-projection.ts';
 export * from './migration.ts';

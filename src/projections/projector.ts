@@ -1,4 +1,3 @@
-import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { evolveAgent } from '../commands/agent-state.ts';
 import { advanceSubjectSeq, evolveGraph, isDispatching } from '../commands/evolve.ts';
 import type { Applied, GraphState } from '../commands/graph-state.ts';
@@ -11,33 +10,23 @@ import {
   type Subjects,
   TASK_EVENT_TYPES,
 } from '../events/index.ts';
-import { afterTurnSends } from '../turn-end.ts';
 import { ClaimIndex } from './claim-index.ts';
+import {
+  FeedFollower,
+  type FeedSource,
+  type FeedStall,
+  type FeedStatus,
+  type RawStoredMessage,
+} from './feed-follower.ts';
 import { GraphCache } from './graph-cache.ts';
 import type { ReadModel } from './read-model.ts';
 import type { ReadyIndex } from './ready-index.ts';
 import type { ResultClaim } from './results-projection.ts';
 
-/** A stored message as the event store delivers it, undecoded, so unreadable ones can be recorded. */
-export interface RawStoredMessage {
-  seq: number;
-  subject: string;
-  data: Uint8Array;
-  /** Messages left in the stream after this one when it was delivered (0 = at the tail). */
-  pending: number;
-  /** The event already decoded and checked against its schema (this process appended these bytes). */
-  checked?: DomainEvent;
-}
+export type { RawStoredMessage } from './feed-follower.ts';
 
 /** What the projector reads: the event store, structurally (projections do not import the NATS adapter). */
-export interface ProjectionSource {
-  /** The live feed from `fromSeq`, in arrays of the messages delivered together. */
-  consumeBatches(
-    fromSeq: number,
-    opts?: { signal?: AbortSignal; onStall?: (stall: { deliveredSeq: number; streamSeq: number }) => void },
-  ): AsyncIterable<RawStoredMessage[]>;
-  lastSeq(): Promise<number>;
-}
+export type ProjectionSource = FeedSource;
 
 /** What one committed batch changed; reactors (manager, long-polls, notifications) listen to it. */
 export interface AppliedBatch {
@@ -69,9 +58,14 @@ export interface ProjectorOptions {
    * batch at once, other connections see it at the commit. 0 commits every batch on its own.
    */
   commitIntervalMs?: number;
+  /** Told once when the projector stops for good: a batch or a commit failed (the read model is not trusted). */
   onError?: (error: unknown) => void;
   /** Told when the feed went quiet with the stream holding more, and is being started again. */
-  onFeedStall?: (stall: { deliveredSeq: number; streamSeq: number }) => void;
+  onFeedStall?: (stall: FeedStall) => void;
+  /** Told when the feed could not be started (it is tried again). */
+  onFeedError?: (error: unknown) => void;
+  /** Tuning of the feed (hold, stall and probe times; whether a failing feed stops it); see FeedFollowerOptions. */
+  feed?: { maxHoldMs?: number; stallMs?: number; probeIntervalMs?: number; stopOnFeedError?: boolean };
 }
 
 type Waiter = { seq: number; resolve: (reached: boolean) => void; timer: NodeJS.Timeout | null };
@@ -95,10 +89,14 @@ export class Projector {
   private eventListeners = 0;
   private readonly onError: (error: unknown) => void;
   private readonly onFeedStall: ProjectorOptions['onFeedStall'];
+  private readonly onFeedError: ProjectorOptions['onFeedError'];
+  private readonly feedOptions: NonNullable<ProjectorOptions['feed']>;
   private waiters: Waiter[] = [];
   private applied = 0;
-  private abort: AbortController | null = null;
+  private follower: FeedFollower | null = null;
   private running: Promise<void> | null = null;
+  /** Why the projector stopped for good, once it has. */
+  private failure: { error: unknown } | null = null;
   private positions = new WeakMap<Map<string, unknown>, Map<string, number>>();
   /** Current claims by request and by token, in step with the committed task rows. */
   readonly claims = new ClaimIndex();
@@ -114,6 +112,8 @@ export class Projector {
     this.cache = new GraphCache(opts.cacheSize ?? 1000, (id) => this.readModel.loadGraphState(id));
     this.onError = opts.onError ?? (() => {});
     this.onFeedStall = opts.onFeedStall;
+    this.onFeedError = opts.onFeedError;
+    this.feedOptions = opts.feed ?? {};
     this.applied = this.readModel.checkpoint.read();
   }
 
@@ -126,16 +126,57 @@ export class Projector {
     return this.running !== null;
   }
 
+  /** Whether the projector stopped for good (a failed batch or commit): its read model is not to be served. */
+  get failed(): boolean {
+    return this.failure !== null;
+  }
+
+  /** What the feed knows (applied, delivered, the stream's known end, lag as time); `stopped` when not running. */
+  feedStatus(): FeedStatus {
+    return (
+      this.follower?.status() ?? {
+        state: this.failure === null ? 'stopped' : 'failed',
+        appliedSeq: this.applied,
+        deliveredSeq: this.applied,
+        streamSeq: this.applied,
+        lagMs: 0,
+        probedAt: null,
+        restarts: 0,
+      }
+    );
+  }
+
+  /** Asks the stream for its last sequence now (readiness after a reconnect). */
+  probeStream(): void {
+    this.follower?.probeNow();
+  }
+
   /** Starts following the stream from checkpoint+1; loads the READY and claim indexes from the read model first. */
   start(): void {
     if (this.running) return;
+    this.failure = null;
     this.applied = this.readModel.checkpoint.read();
     this.loadIndexes();
-    const abort = new AbortController();
-    this.abort = abort;
-    this.running = this.follow(abort.signal)
+    const follower = new FeedFollower({
+      source: this.source,
+      fromSeq: this.applied + 1,
+      apply: (messages) => this.applyBatch(messages),
+      maxBatch: this.maxBatch,
+      ...this.feedOptions,
+      ...(this.onFeedStall ? { onStall: this.onFeedStall } : {}),
+      ...(this.onFeedError ? { onFeedError: this.onFeedError } : {}),
+    });
+    this.follower = follower;
+    this.running = follower
+      .run()
       .catch((error: unknown) => {
-        if (!abort.signal.aborted) this.onError(error);
+        this.failure ??= { error };
+        // Nobody waits for a sequence this projector will never apply.
+        for (const waiter of this.waiters.splice(0)) {
+          if (waiter.timer) clearTimeout(waiter.timer);
+          waiter.resolve(false);
+        }
+        this.onError(error);
       })
       .finally(() => {
         this.running = null;
@@ -143,9 +184,8 @@ export class Projector {
   }
 
   async stop(): Promise<void> {
-    this.abort?.abort();
+    this.follower?.stop();
     await this.running;
-    this.abort = null;
     this.commit();
   }
 
@@ -215,6 +255,7 @@ export class Projector {
     try {
       this.start();
       await this.waitFor(target, Number.POSITIVE_INFINITY);
+      if (this.failure !== null) throw this.failure.error;
     } finally {
       unsubscribe();
       // Between batches (SQLite calls are synchronous), so no batch sees half the indexes; the WAL
@@ -223,69 +264,6 @@ export class Projector {
       this.readModel.endBulkLoad();
     }
     return { events: target, ms: performance.now() - startedAt };
-  }
-
-  /**
-   * Batches come two ways. Behind the tail (`pending > 0`: a replay or a burst) a batch fills up to
-   * `maxBatch`. At the tail, events arrive a few at a time, and the fold waits for the end of the
-   * event-loop turn, after the turn's command replies and appends are written (afterTurnSends): no
-   * request waits behind a batch it does not need, and whatever else the turn's socket reads brought
-   * joins the batch. Folding before the replies cost about a tenth of the throughput at concurrency 8
-   * (bench:throughput, three paired runs: 1,930 vs 2,179 tasks/s).
-   */
-  private async follow(signal: AbortSignal): Promise<void> {
-    let buffer: RawStoredMessage[] = [];
-    let lastBuffered = this.applied;
-    let flushScheduled = false;
-    const flushAfterSends = () => {
-      flushScheduled = false;
-      if (signal.aborted || buffer.length === 0) return;
-      try {
-        const done = this.applyBatch(buffer);
-        buffer = buffer.slice(done);
-      } catch (error) {
-        // As if the loop had thrown: stop following; start() reports it.
-        buffer = [];
-        failure = error;
-        stopFollowing.abort();
-        return;
-      }
-      if (buffer.length > 0) scheduleFlush();
-    };
-    const scheduleFlush = () => {
-      if (flushScheduled) return;
-      flushScheduled = true;
-      afterTurnSends(flushAfterSends);
-    };
-    let failure: unknown = null;
-    const stopFollowing = new AbortController();
-    const consumeSignal = AbortSignal.any([signal, stopFollowing.signal]);
-    const feed = this.source.consumeBatches(this.applied + 1, {
-      signal: consumeSignal,
-      ...(this.onFeedStall ? { onStall: this.onFeedStall } : {}),
-    });
-    for await (const delivered of feed) {
-      if (consumeSignal.aborted) break;
-      let newest: RawStoredMessage | undefined;
-      for (const message of delivered) {
-        if (message.seq <= lastBuffered) continue;
-        lastBuffered = message.seq;
-        buffer.push(message);
-        newest = message;
-      }
-      if (newest === undefined) continue;
-      if (buffer.length < this.maxBatch) {
-        if (newest.pending > 0) continue;
-        scheduleFlush();
-        continue;
-      }
-      while (buffer.length > 0) {
-        const done = this.applyBatch(buffer);
-        buffer = buffer.slice(done);
-        if (buffer.length > 0) await yieldToEventLoop();
-      }
-    }
-    if (failure !== null) throw failure;
   }
 
   /**
@@ -369,8 +347,7 @@ export class Projector {
       } catch (error) {
         // The file kept none of the window: fall back to it and stop, as a failed batch does.
         this.rollBackWindow();
-        this.abort?.abort();
-        this.onError(error);
+        this.follower?.fail(error);
       }
     }, this.commitIntervalMs);
   }

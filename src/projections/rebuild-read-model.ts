@@ -35,6 +35,8 @@ export async function rebuildReadModel(
     subjects,
     readyIndex: new ReadyIndex(),
     maxBatch: REBUILD_MAX_BATCH,
+    // A one-shot replay reports a stream it cannot read; a server would wait for it to come back.
+    feed: { stopOnFeedError: true },
     onError: (error) => fail(error),
   });
   try {

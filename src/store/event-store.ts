@@ -78,14 +78,6 @@ export interface ConsumeOptions {
   filter?: string;
   /** Messages requested per pull; larger = faster replays, more buffered memory. Default: 2000. */
   batch?: number;
-  /** Told when the feed stalled and its consumer is being created again (see FEED_STALL_MS). */
-  onStall?: (stall: FeedStall) => void;
-}
-
-/** A feed that stopped delivering although the stream holds more: what it had, and how far the stream is known to reach. */
-export interface FeedStall {
-  deliveredSeq: number;
-  streamSeq: number;
 }
 
 /** Budget of reads and consumer creation, waiting for a reconnect included. */
@@ -93,16 +85,6 @@ const REQUEST_TIMEOUT_MS = 5000;
 
 /** Messages per fetch of a bounded read. */
 const READ_BATCH = 1000;
-
-/**
- * A feed on the whole stream that has delivered nothing for this long while the stream is known to
- * hold more has stalled: its consumer is created again from where it stood. nats.js recovers an
- * ordered consumer that reports trouble; this covers one that goes quiet. "Known" is this store's own
- * acknowledged appends, or the stream's last sequence, asked after FEED_IDLE_PROBE_MS without a
- * delivery (appends of other processes).
- */
-const FEED_STALL_MS = 3_000;
-const FEED_IDLE_PROBE_MS = 10_000;
 
 /** A consumer that was working and then failed is created again after this delay (grows to 5 s). */
 const RECREATE_BACKOFF_MS = [250, 500, 1000, 2000, 5000] as const;
@@ -117,7 +99,7 @@ export class EventStore {
   readonly #watch: ConnectionWatch;
   readonly #requests: NatsRequestMux;
   readonly #ownAppends = new OwnAppends();
-  /** The highest sequence an append of this store was acknowledged with (the feeds' watchdog). */
+  /** The highest sequence an append of this store was acknowledged with. */
   #ackedSeq = 0;
 
   private constructor(nc: NatsConnection, jsm: JetStreamManager, settings: StoreSettings) {
@@ -129,6 +111,11 @@ export class EventStore {
     this.subjects = new Subjects(settings.subjectPrefix);
     this.#watch = new ConnectionWatch(nc);
     this.#watch.onReconnect(() => this.#requests.reconnected());
+  }
+
+  /** The highest sequence an append of this store was acknowledged with (a feed's watchdog knows the stream reaches it). */
+  get ackedSeq(): number {
+    return this.#ackedSeq;
   }
 
   /** Whether the NATS connection is up right now (for readiness probes). */
@@ -242,8 +229,10 @@ export class EventStore {
     while (!isAborted(signal)) {
       let consumer: Consumer;
       try {
-        consumer = await this.#orderedConsumer(filter, nextSeq);
+        // Waiting for a connection to create it may take seconds: a stop must not wait for that.
+        consumer = await untilAborted(this.#orderedConsumer(filter, nextSeq), signal);
       } catch (error) {
+        if (isAborted(signal)) return;
         if (!started) throw toStoreError(error, `could not start a consumer on ${filter}`);
         if (this.#nc.isClosed()) return;
         await sleep(this.#backoff(failures++), signal);
@@ -251,9 +240,6 @@ export class EventStore {
       }
       started = true;
       let delivered: RawStoredMessage[] = [];
-      let deliveredSeq = nextSeq - 1;
-      let lastDeliveryAt = Date.now();
-      let stalled = false;
       let wake: (() => void) | null = null;
       const wakeReader = () => {
         const resume = wake;
@@ -274,13 +260,12 @@ export class EventStore {
             const checked = this.#ownAppends.take(subject, data);
             if (checked !== undefined) message.checked = checked;
             delivered.push(message);
-            deliveredSeq = message.seq;
-            lastDeliveryAt = Date.now();
             wakeReader();
           },
         });
       } catch {
         consumer.delete().catch(() => {});
+        await sleep(this.#backoff(failures++), signal);
         continue;
       }
       let ended = false;
@@ -297,41 +282,10 @@ export class EventStore {
       signal?.addEventListener('abort', stop, { once: true });
       // An abort while the consumer was being created fired no event.
       if (isAborted(signal)) stop();
-      // Only a feed of every subject must deliver every acknowledged append.
-      let probedSeq = 0;
-      let probing = false;
-      let lastProbeAt = 0;
-      const watch = () => {
-        const now = Date.now();
-        if (
-          !probing &&
-          now - lastDeliveryAt >= FEED_IDLE_PROBE_MS &&
-          now - lastProbeAt >= FEED_IDLE_PROBE_MS
-        ) {
-          probing = true;
-          lastProbeAt = now;
-          this.lastSeq()
-            .then((tail) => {
-              probedSeq = Math.max(probedSeq, tail);
-            })
-            // Unreachable now: the next probe asks again.
-            .catch(() => {})
-            .finally(() => {
-              probing = false;
-            });
-        }
-        const streamSeq = Math.max(this.#ackedSeq, probedSeq);
-        if (streamSeq <= deliveredSeq || now - lastDeliveryAt < FEED_STALL_MS) return;
-        stalled = true;
-        opts.onStall?.({ deliveredSeq, streamSeq });
-        wakeReader();
-      };
-      const watchdog = filter === this.subjects.all() ? setInterval(watch, FEED_STALL_MS / 3) : null;
-      watchdog?.unref();
       try {
         while (!isAborted(signal)) {
           if (delivered.length === 0) {
-            if (ended || stalled) break;
+            if (ended) break;
             await new Promise<void>((resolve) => {
               wake = resolve;
             });
@@ -344,7 +298,6 @@ export class EventStore {
           yield taken;
         }
       } finally {
-        if (watchdog) clearInterval(watchdog);
         signal?.removeEventListener('abort', stop);
         messages.stop();
         consumer.delete().catch(() => {});
@@ -563,6 +516,29 @@ function wrongLastSequence(error: unknown): number | null {
   if (!isWrongLastSeq) return null;
   const match = /wrong last sequence: (\d+)/.exec((error as Error).message);
   return match?.[1] === undefined ? null : Number(match[1]);
+}
+
+/** `promise`, or a rejection as soon as `signal` aborts (the promise itself runs on, unobserved). */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return promise;
+  if (signal.aborted) {
+    promise.catch(() => {});
+    return Promise.reject(signal.reason);
+  }
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
 }
 
 // A function, not `signal?.aborted`, so the compiler does not narrow a value that changes under it.

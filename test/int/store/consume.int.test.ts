@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeEvent } from '../../../src/events/index.ts';
-import { EventStore, type FeedStall, type RawStoredMessage } from '../../../src/store/event-store.ts';
+import { EventStore, type RawStoredMessage } from '../../../src/store/event-store.ts';
 import { publishRaw, startTestNats, type TestNats, testNatsIsExternal, waitUntil } from '../../kit/index.ts';
 import { graphEvent, reasonOf } from './store-fixtures.ts';
 
@@ -11,16 +10,14 @@ import { graphEvent, reasonOf } from './store-fixtures.ts';
 function collect(store: EventStore, fromSeq: number, filter?: string) {
   const abort = new AbortController();
   const received: RawStoredMessage[] = [];
-  const stalls: FeedStall[] = [];
   const done = (async () => {
-    const opts = { signal: abort.signal, onStall: (stall: FeedStall) => stalls.push(stall) };
+    const opts = { signal: abort.signal };
     for await (const m of store.consume(fromSeq, { ...opts, ...(filter ? { filter } : {}) })) {
       received.push(m);
     }
   })();
   return {
     received,
-    stalls,
     seqs: () => received.map((m) => m.seq),
     stop: async () => {
       abort.abort();
@@ -42,14 +39,6 @@ describe('EventStore.consume', () => {
   afterAll(async () => {
     await nats?.cleanup();
   });
-
-  /** Deletes every consumer of the stream on the server, as if it had been lost under its feed. */
-  async function deleteConsumers(): Promise<void> {
-    const jsm = await jetstreamManager(nc);
-    for await (const info of jsm.consumers.list(nats.settings.streamName)) {
-      await jsm.consumers.delete(nats.settings.streamName, info.name);
-    }
-  }
 
   async function appendMany(graphId: string, count: number, from = 0): Promise<number[]> {
     const acks = await Promise.all(
@@ -88,53 +77,6 @@ describe('EventStore.consume', () => {
       await feed.stop();
     }
   });
-
-  it('starts a feed that went quiet again, so an acknowledged append is still delivered', async () => {
-    const graphId = randomUUID();
-    const [first] = await appendMany(graphId, 1);
-    const feed = collect(store, first ?? 1);
-    try {
-      await waitUntil(() => feed.received.length === 1, { message: 'the first append' });
-      // Deleting the consumer under the feed: nats.js waits for two missed heartbeats (about 30 s) before
-      // it makes a new one; the store's watchdog sees an acknowledged append go undelivered sooner.
-      await deleteConsumers();
-      const later = await appendMany(graphId, 2, 1);
-      await waitUntil(() => feed.received.length === 3, {
-        message: 'the appends after the stall',
-        timeoutMs: 12_000,
-      });
-      expect(feed.seqs()).toEqual([first, ...later]);
-      expect(feed.stalls.length).toBeGreaterThanOrEqual(1);
-      expect(feed.stalls[0]).toEqual({ deliveredSeq: first, streamSeq: later.at(-1) });
-    } finally {
-      await feed.stop();
-    }
-  }, 20_000);
-
-  it('starts a quiet feed again for appends of another process too, once it has asked the stream', async () => {
-    const graphId = randomUUID();
-    const [first] = await appendMany(graphId, 1);
-    const feed = collect(store, first ?? 1);
-    const otherNc = await nats.connect('another-process');
-    try {
-      await waitUntil(() => feed.received.length === 1, { message: 'the first append' });
-      await deleteConsumers();
-      // Appended by another store: this one acknowledged nothing past the feed, so only the stream knows.
-      const other = await EventStore.open(otherNc, nats.settings);
-      const { seq } = await other.append({
-        subject: other.subjects.graph(graphId),
-        event: graphEvent(graphId, 1),
-        expectedLastSubjectSeq: null,
-        msgId: randomUUID(),
-      });
-      await waitUntil(() => feed.received.length === 2, { message: 'the foreign append', timeoutMs: 20_000 });
-      expect(feed.seqs()).toEqual([first, seq]);
-      expect(feed.stalls[0]).toEqual({ deliveredSeq: first, streamSeq: seq });
-    } finally {
-      await feed.stop();
-      await otherNc.close();
-    }
-  }, 30_000);
 
   it("hands over this store's own appends already checked, and leaves everything else to decode", async () => {
     const graphId = randomUUID();
