@@ -78,6 +78,18 @@ export const ConfigSchema = z.object({
   AM_LLM_TIMEOUT_MS: int(1_000, 600_000).default(60_000),
   /** ReAct steps per task before it fails. Default 8. */
   AM_MAX_STEPS: int(1, 100).default(8),
+  /**
+   * How long a long-running command (am server, am worker, am up, am demo) may take to stop after SIGTERM or
+   * SIGINT before it exits anyway (a second signal exits at once). Workers give in-flight tasks half of it,
+   * then release them. Default 10000 ms.
+   */
+  AM_SHUTDOWN_TIMEOUT_MS: int(1_000, 600_000).default(10_000),
+  /**
+   * A ready server whose read model lags the stream by more than this (the age of the oldest event it knows
+   * of and has not applied) is not ready: /readyz 503, no commands, out of the NATS queue group. It is ready
+   * again below a third of it. Default 3000 ms.
+   */
+  AM_READY_MAX_LAG_MS: int(100, 600_000).default(3_000),
   /** URL prefixes the worker's http_get tool may fetch, comma separated. Default: none (tool off). */
   AM_HTTP_GET_ALLOWLIST: optionalString,
 });

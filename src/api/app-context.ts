@@ -3,6 +3,7 @@ import type { CommandPorts } from '../commands/index.ts';
 import type { Projector, ReadModel, ReadyIndex } from '../projections/index.ts';
 import type { EventStore } from '../store/event-store.ts';
 import type { PrincipalCache } from './principal-cache.ts';
+import type { Readiness } from './readiness.ts';
 
 /** Everything an operation needs, built once per process by the server entry. */
 export interface AppContext {
@@ -10,6 +11,8 @@ export interface AppContext {
   readModel: ReadModel;
   projector: Projector;
   readyIndex: ReadyIndex;
+  /** Whether this node may serve; every operation checks it first. */
+  readiness: Readiness;
   /** append/waitFor/clock/ids for handleCommand. */
   ports: CommandPorts;
   log: Logger;

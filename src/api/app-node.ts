@@ -8,6 +8,7 @@ import type { AppContext } from './app-context.ts';
 import { eventIdGenerator } from './event-ids.ts';
 import { hashToken } from './principal.ts';
 import { PrincipalCache } from './principal-cache.ts';
+import { Readiness } from './readiness.ts';
 
 /** Candidates a claim picks from at random (see ReadyIndex `spread`). */
 const CLAIM_SPREAD = 8;
@@ -20,8 +21,15 @@ export interface AppNodeOptions {
   /** The bootstrap admin token (AM_ADMIN_TOKEN), if any. */
   adminToken?: string;
   log?: Logger;
-  /** Wait until the read model has caught up with the stream before resolving. Default true. */
+  /**
+   * Resolve only once the node is ready (its read model caught up with the stream). Default true. A server
+   * passes false: it listens at once (so `/readyz` can say it is catching up) and waits on `readiness`.
+   */
   catchUp?: boolean;
+  /** Told when the projector stopped for good: the process should exit rather than serve a frozen model. */
+  onProjectorFailure?: (error: unknown) => void;
+  /** Readiness bounds (lag as time); see ReadinessOptions. */
+  readiness?: { maxLagMs?: number; recoverLagMs?: number };
 }
 
 export interface AppNode {
@@ -53,20 +61,32 @@ export async function startAppNode(opts: AppNodeOptions): Promise<AppNode> {
     source: store,
     subjects: store.subjects,
     readyIndex,
-    onError: (error) => log.error({ err: error }, 'projector stopped'),
+    onError: (error) => {
+      log.fatal({ err: error }, 'the projector stopped: this read model can no longer be trusted');
+      opts.onProjectorFailure?.(error);
+    },
     onFeedStall: (stall) =>
       log.warn(stall, 'the event feed stopped delivering while the stream holds more; starting it again'),
+    onFeedError: (error) => log.warn({ err: error }, 'the event feed could not be started; trying again'),
   });
   projector.start();
-  if (opts.catchUp ?? true) {
-    const tail = await store.lastSeq();
-    await projector.waitFor(tail, 120_000);
-  }
+  const readiness = new Readiness({
+    projector,
+    connected: () => store.connected,
+    ...opts.readiness,
+  });
+  readiness.onChange((snapshot) => {
+    if (snapshot.ready) log.info({ appliedSeq: snapshot.appliedSeq }, 'ready');
+    else
+      log.warn({ reason: snapshot.reason, appliedSeq: snapshot.appliedSeq }, `not ready: ${snapshot.detail}`);
+  });
+  readiness.start();
   const ctx: AppContext = {
     store,
     readModel,
     projector,
     readyIndex,
+    readiness,
     log,
     adminTokenHash: opts.adminToken ? hashToken(opts.adminToken) : null,
     principals: new PrincipalCache(projector),
@@ -79,17 +99,27 @@ export async function startAppNode(opts: AppNodeOptions): Promise<AppNode> {
     },
   };
   let closed = false;
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    readiness.stop();
+    try {
+      await projector.stop();
+    } finally {
+      readModel.close();
+      fileLock.release();
+    }
+  };
+  if (opts.catchUp ?? true) {
+    try {
+      await readiness.whenReady();
+    } catch (error) {
+      await close();
+      throw error;
+    }
+  }
   return {
     ctx,
-    async close() {
-      if (closed) return;
-      closed = true;
-      try {
-        await projector.stop();
-      } finally {
-        readModel.close();
-        fileLock.release();
-      }
-    },
+    close,
   };
 }

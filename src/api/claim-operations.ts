@@ -103,6 +103,8 @@ async function claimOrWait(
   for (;;) {
     // A caller that went away (or was superseded) must not be handed a task nobody will run.
     if (signal.aborted) return null;
+    // A node that fell behind or lost NATS while this claim waited hands out nothing from its stale view.
+    ctx.readiness.check();
     const now = ctx.ports.clock();
     const entry = ctx.readyIndex.reserve({ capabilities, now });
     if (entry) {
@@ -228,7 +230,10 @@ function replyForClaimed(ctx: AppContext, row: TaskRef | undefined): ClaimReply 
   return claimReply(ctx, state, task, task.claim);
 }
 
-/** Resolves when the READY index changes, a backed-off task becomes available, the deadline passes or the caller goes away. */
+/**
+ * Resolves when the READY index changes, a backed-off task becomes available, the deadline passes, the
+ * caller goes away or the node's readiness changes.
+ */
 function waitForWork(ctx: AppContext, deadline: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const now = ctx.ports.clock();
@@ -240,10 +245,12 @@ function waitForWork(ctx: AppContext, deadline: number, signal: AbortSignal): Pr
       settled = true;
       clearTimeout(timer);
       signal.removeEventListener('abort', done);
+      stopWatchingReadiness();
       resolve();
     };
     const timer = setTimeout(done, Math.max(0, wakeAt - now));
     signal.addEventListener('abort', done, { once: true });
+    const stopWatchingReadiness = ctx.readiness.onChange(done);
     void ctx.readyIndex.changed().then(done);
   });
 }

@@ -137,7 +137,11 @@ export const OPERATIONS = {
 
 export type OperationName = keyof typeof OPERATIONS;
 
-/** Checks the role, then runs. Input must already be parsed with `op.input`. */
+/**
+ * Checks the role, then that this node is ready (a node catching up or cut off from NATS answers
+ * AM_ERR_NOT_READY rather than decide on a stale read model), then runs. Input must already be parsed
+ * with `op.input`.
+ */
 export function invoke<S extends z.ZodType, O>(
   op: Operation<S, O>,
   ctx: AppContext,
@@ -146,5 +150,6 @@ export function invoke<S extends z.ZodType, O>(
   signal?: AbortSignal,
 ): Promise<O> {
   requireRole(principal, op.roles);
+  ctx.readiness.check();
   return op.run(ctx, principal, input, signal);
 }

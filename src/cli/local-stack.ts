@@ -14,6 +14,8 @@ import { lockHome } from '../store/home-lock.ts';
 import { agentHandlers } from '../worker/agent-handlers.ts';
 import { HttpTransport } from '../worker/http-transport.ts';
 import { createWorker, type Worker } from '../worker/worker.ts';
+import { Cleanups } from './cleanups.ts';
+import { reportCatchUp } from './report-catch-up.ts';
 import { type ServerRuntime, startServerRuntime } from './server-runtime.ts';
 
 export interface LocalStackOptions {
@@ -24,8 +26,10 @@ export interface LocalStackOptions {
   workers: number;
   /** `process`: `am worker` children (am up); `in-process`: worker loops in this process (am demo). */
   workerMode: 'process' | 'in-process';
-  /** Lines for the operator (worker output in process mode). */
+  /** Lines for the operator (worker output in process mode, catch-up progress). */
   print?: (line: string) => void;
+  /** Told when the server's projector stopped for good (the command should exit non-zero). */
+  onFatal?: (error: unknown) => void;
 }
 
 export interface LocalStack {
@@ -34,7 +38,10 @@ export interface LocalStack {
   adminConfigPath: string;
   runtime: ServerRuntime;
   embedded: EmbeddedNats | null;
-  /** Stops workers (releasing their tasks), the server, then the embedded NATS. Idempotent. */
+  /**
+   * Stops workers (releasing their tasks), the server, then the embedded NATS; idempotent, and bounded by
+   * AM_SHUTDOWN_TIMEOUT_MS (each step has its share).
+   */
   stop(): Promise<void>;
 }
 
@@ -52,25 +59,22 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
   const lock = lockHome(home);
   const print = opts.print ?? (() => {});
   const adminConfigPath = join(home, 'admin.json');
-  const cleanups: Array<() => Promise<void>> = [async () => lock.release()];
-  const stopAll = async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) {
-      try {
-        await cleanup();
-      } catch (error) {
-        log.warn({ err: error }, 'cleanup failed');
-      }
-    }
-  };
+  const cleanups = new Cleanups(log);
+  cleanups.push('home lock', async () => lock.release(), 500);
+  // The shutdown budget, shared out: workers first (they release their tasks through the server), then the
+  // server, then NATS.
+  const budget = config.AM_SHUTDOWN_TIMEOUT_MS;
   try {
     const embedded =
       config.NATS_URL === undefined
         ? await startEmbeddedNats({
             home,
+            // SIGKILL after its share of the budget (JetStream recovers; acknowledged writes are on disk).
+            stopTimeoutMs: Math.floor(budget * 0.1),
             ...(config.AM_NATS_SERVER_BIN ? { binary: config.AM_NATS_SERVER_BIN } : {}),
           })
         : null;
-    if (embedded) cleanups.push(() => embedded.stop());
+    if (embedded) cleanups.push('embedded NATS', () => embedded.stop(), Math.floor(budget * 0.15));
     const savedAdmin = readClientConfig(adminConfigPath);
     const adminToken = config.AM_ADMIN_TOKEN ?? savedAdmin?.auth_token ?? generateToken();
     let runtime: ServerRuntime;
@@ -88,6 +92,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
               },
             }
           : {}),
+        ...(opts.onFatal === undefined ? {} : { onFatal: opts.onFatal }),
       });
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
@@ -98,7 +103,8 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       }
       throw error;
     }
-    cleanups.push(() => runtime.stop());
+    cleanups.push('server', () => runtime.stop(), Math.floor(budget * 0.25));
+    await reportCatchUp(runtime, print);
     const natsUrl = embedded?.url ?? natsServers(config).join(',');
     if (config.AM_ADMIN_TOKEN === undefined) {
       writeClientConfig(adminConfigPath, {
@@ -112,8 +118,12 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       workerConfigs.push(await ensureWorkerConfig(home, i, runtime.url, adminToken, natsUrl, embedded));
     }
     if (opts.workerMode === 'process') {
-      const children = workerConfigs.map((file, i) => spawnWorker(file, `worker-${i + 1}`, print));
-      cleanups.push(() => stopChildren(children));
+      // A child gets a little less than its share, so it is done before this process moves on.
+      const childBudget = Math.floor(budget * 0.45);
+      const children = workerConfigs.map((file, i) =>
+        spawnWorker(file, `worker-${i + 1}`, print, Math.floor(childBudget * 0.9)),
+      );
+      cleanups.push('workers', () => stopChildren(children, childBudget), childBudget + 300);
     } else {
       const workers: Worker[] = workerConfigs.map((file) => {
         const client = readClientConfig(file)!;
@@ -121,28 +131,30 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
           transport: new HttpTransport({ serverUrl: client.server_url, token: client.auth_token }),
           concurrency: 2,
           claimWaitMs: 5_000,
+          shutdownGraceMs: Math.floor(budget * 0.3),
+          shutdownReleaseMs: Math.floor(budget * 0.2),
         });
         worker.start();
         return worker;
       });
-      cleanups.push(async () => {
-        await Promise.all(workers.map((worker) => worker.stop()));
-      });
+      cleanups.push(
+        'workers',
+        async () => {
+          await Promise.all(workers.map((worker) => worker.stop()));
+        },
+        Math.floor(budget * 0.5),
+      );
     }
-    let stopping: Promise<void> | null = null;
     return {
       url: runtime.url,
       adminToken,
       adminConfigPath,
       runtime,
       embedded,
-      stop() {
-        stopping ??= stopAll();
-        return stopping;
-      },
+      stop: () => cleanups.runAll(),
     };
   } catch (error) {
-    await stopAll();
+    await cleanups.runAll();
     throw error;
   }
 }
@@ -211,10 +223,15 @@ async function agentExists(serverUrl: string, adminToken: string, agentId: strin
   return agents.some((agent) => agent.agentId === agentId);
 }
 
-function spawnWorker(configFile: string, name: string, print: (line: string) => void): ChildProcess {
+function spawnWorker(
+  configFile: string,
+  name: string,
+  print: (line: string) => void,
+  shutdownTimeoutMs: number,
+): ChildProcess {
   const child = spawn(process.execPath, [BIN, 'worker', '--config', configFile], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: process.env,
+    env: { ...process.env, AM_SHUTDOWN_TIMEOUT_MS: String(Math.max(1_000, shutdownTimeoutMs)) },
   });
   const relay = (chunk: Buffer) => {
     for (const line of chunk.toString().split('\n')) if (line.trim()) print(`[${name}] ${line}`);
@@ -224,13 +241,14 @@ function spawnWorker(configFile: string, name: string, print: (line: string) => 
   return child;
 }
 
-async function stopChildren(children: ChildProcess[]): Promise<void> {
+/** SIGTERM to every child, SIGKILL to those still there after `timeoutMs`. */
+async function stopChildren(children: ChildProcess[], timeoutMs: number): Promise<void> {
   await Promise.all(
     children.map(async (child) => {
       if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = once(child, 'exit');
       child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
       await exited;
       clearTimeout(timer);
     }),

@@ -22,6 +22,38 @@ export function untilSignal(): Promise<StopReason> {
   });
 }
 
+/**
+ * Runs `stop` with a deadline: if it has not finished within `deadlineMs`, `onOverrun` is told and the
+ * process exits with code 1 (a dead NATS or server must not hold a shutdown open; a supervisor's SIGKILL
+ * would otherwise end it less kindly). Once `stop` is done, nothing left behind (a socket to a peer that
+ * never answers) may keep the process alive for more than a second.
+ */
+export async function stopWithin(
+  deadlineMs: number,
+  stop: () => Promise<void>,
+  onOverrun: () => void,
+): Promise<void> {
+  const deadline = setTimeout(() => {
+    onOverrun();
+    process.exit(1);
+  }, deadlineMs);
+  try {
+    await stop();
+  } finally {
+    clearTimeout(deadline);
+  }
+  setTimeout(() => process.exit(), 1_000).unref();
+}
+
+/** A failure that ends a long-running command (the projector stopped for good), as a promise to race. */
+export function untilFatal(): { failed: Promise<unknown>; report: (error: unknown) => void } {
+  let report: (error: unknown) => void = () => {};
+  const failed = new Promise<unknown>((resolve) => {
+    report = resolve;
+  });
+  return { failed, report: (error) => report(error) };
+}
+
 let stdoutClosed = false;
 const stdoutClosedListeners = new Set<() => void>();
 

@@ -8,7 +8,8 @@ import { buildApp } from '../api/http/app.ts';
 import { type NatsService, startNatsService } from '../api/nats/nats-service.ts';
 import { type Config, natsServers } from '../config.ts';
 import { type Manager, type ManagerAgents, startManager } from '../manager/index.ts';
-import { connectNats } from '../store/connect.ts';
+import { closeNats, connectNats } from '../store/connect.ts';
+import { Cleanups } from './cleanups.ts';
 
 export interface ServerRuntimeOptions {
   config: Config;
@@ -21,6 +22,11 @@ export interface ServerRuntimeOptions {
   agents: ManagerAgents;
   /** NATS connection settings; default from config (NATS_URL, NATS_USER, NATS_PASSWORD). */
   nats?: { servers: string[]; user?: string; pass?: string };
+  /**
+   * Told when the projector stopped for good (a failed batch or commit): the read model can no longer be
+   * trusted, and the process should exit non-zero for its supervisor to restart it.
+   */
+  onFatal?: (error: unknown) => void;
 }
 
 export interface ServerRuntime {
@@ -28,7 +34,12 @@ export interface ServerRuntime {
   port: number;
   node: AppNode;
   nc: NatsConnection;
-  /** Idempotent; every cleanup runs even when one fails. */
+  /**
+   * Resolves once the node is ready the first time (caught up with the stream); the HTTP API listens
+   * before that and answers 503 meanwhile. Rejects if the node stops or its projector fails first.
+   */
+  ready: Promise<void>;
+  /** Idempotent and bounded (each step has a deadline); every cleanup runs even when one fails. */
   stop(): Promise<void>;
 }
 
@@ -48,20 +59,12 @@ export async function startServerRuntime(opts: ServerRuntimeOptions): Promise<Se
     ...(pass === undefined ? {} : { pass }),
     ...(config.NATS_TOKEN === undefined ? {} : { token: config.NATS_TOKEN }),
   });
-  const cleanups: Array<() => Promise<void>> = [async () => nc.drain()];
-  const stopAll = async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) {
-      try {
-        await cleanup();
-      } catch (error) {
-        log.warn({ err: error }, 'cleanup failed');
-      }
-    }
-  };
+  const cleanups = new Cleanups(log);
+  cleanups.push('NATS connection', () => closeNats(nc, 2_000), 2_500);
   try {
     const port = opts.port ?? config.AM_HTTP_PORT;
     const dbPath = config.AM_DB ?? join(config.AM_HOME, `read-model-${port}.sqlite`);
-    mkdirSync(join(dbPath, '..'), { recursive: true });
+    mkdirSync(join(dbPath, '..'), { recursive: true, mode: 0o700 });
     const node = await startAppNode({
       nc,
       store: {
@@ -71,29 +74,46 @@ export async function startServerRuntime(opts: ServerRuntimeOptions): Promise<Se
       },
       dbPath,
       log,
+      // Listen first, so /readyz can say "catching up"; commands wait for readiness (see Readiness).
+      catchUp: false,
+      readiness: {
+        maxLagMs: config.AM_READY_MAX_LAG_MS,
+        recoverLagMs: Math.max(1, Math.floor(config.AM_READY_MAX_LAG_MS / 3)),
+      },
+      ...(opts.onFatal === undefined ? {} : { onProjectorFailure: opts.onFatal }),
       ...(config.AM_ADMIN_TOKEN === undefined ? {} : { adminToken: config.AM_ADMIN_TOKEN }),
     });
-    cleanups.push(() => node.close());
+    cleanups.push('read model', () => node.close(), 2_000);
     const natsService: NatsService = startNatsService({
       ctx: node.ctx,
       nc,
       maxBytes: config.AM_BODY_LIMIT_BYTES,
       rateLimitPerSec: config.AM_RATE_LIMIT_PER_SEC,
     });
-    cleanups.push(() => natsService.stop());
+    cleanups.push('NATS service', () => natsService.stop(), 2_000);
+    const ready = node.ctx.readiness.whenReady();
+    // Nobody may be listening to `ready` (a failed start is reported by the caller's own path).
+    ready.catch(() => {});
     let manager: Manager | null = null;
+    let stopping: Promise<void> | null = null;
     if (opts.manager ?? config.AM_MANAGER) {
-      manager = startManager({
-        ctx: node.ctx,
-        agents: opts.agents,
-        intervalMs: config.AM_RECONCILE_INTERVAL_MS,
-        markerMs: config.AM_MANAGER_MARKER_MS,
-        // One LLM call may take AM_LLM_TIMEOUT_MS per answer, times the corrective retries.
-        llmTimeoutMs: config.AM_LLM_TIMEOUT_MS * 4,
-        log,
-      });
-      const running = manager;
-      cleanups.push(() => running.stop());
+      // The manager reconciles on the read model: it starts once the node has caught up.
+      void ready.then(
+        () => {
+          if (stopping !== null) return;
+          manager = startManager({
+            ctx: node.ctx,
+            agents: opts.agents,
+            intervalMs: config.AM_RECONCILE_INTERVAL_MS,
+            markerMs: config.AM_MANAGER_MARKER_MS,
+            // One LLM call may take AM_LLM_TIMEOUT_MS per answer, times the corrective retries.
+            llmTimeoutMs: config.AM_LLM_TIMEOUT_MS * 4,
+            log,
+          });
+        },
+        () => {},
+      );
+      cleanups.push('manager', async () => manager?.stop(), 2_000);
     }
     const app: FastifyInstance = await buildApp({
       ctx: node.ctx,
@@ -102,23 +122,27 @@ export async function startServerRuntime(opts: ServerRuntimeOptions): Promise<Se
     });
     await app.listen({ port, host: config.AM_HTTP_HOST });
     // Stop taking HTTP requests first: it is the last cleanup pushed, so it runs first.
-    cleanups.push(() => app.close());
+    cleanups.push('HTTP server', () => app.close(), 1_500);
     const address = app.server.address();
     const boundPort = typeof address === 'object' && address !== null ? address.port : port;
     const host = config.AM_HTTP_HOST === '0.0.0.0' ? '127.0.0.1' : config.AM_HTTP_HOST;
-    let stopping: Promise<void> | null = null;
     return {
       url: `http://${host}:${boundPort}`,
       port: boundPort,
       node,
       nc,
+      ready,
       stop() {
-        stopping ??= stopAll();
+        stopping ??= (async () => {
+          // Not ready from here on: the NATS service leaves the queue group, HTTP commands answer 503.
+          node.ctx.readiness.stop();
+          await cleanups.runAll();
+        })();
         return stopping;
       },
     };
   } catch (error) {
-    await stopAll();
+    await cleanups.runAll();
     throw error;
   }
 }

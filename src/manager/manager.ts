@@ -94,6 +94,8 @@ export function startManager(opts: ManagerOptions): Manager {
     flushing = null;
     const graphIds = [...pending];
     pending.clear();
+    // A node that is behind acts on nothing; the level sweep covers these graphs once it is ready.
+    if (!ctx.readiness.ready) return;
     for (const graphId of graphIds) {
       for (const reconciler of reconcilers) {
         if (rt.stopped) return;
@@ -104,7 +106,7 @@ export function startManager(opts: ManagerOptions): Manager {
 
   /** Level: each reconciler asks the read model which graphs may need it. */
   function sweep(): void {
-    if (rt.stopped) return;
+    if (rt.stopped || !ctx.readiness.ready) return;
     for (const reconciler of reconcilers) {
       try {
         for (const graphId of reconciler.candidates()) reconcile(reconciler, graphId);

@@ -38,3 +38,25 @@ export function connectNats(options: ConnectNatsOptions): Promise<NatsConnection
     timeout: options.timeoutMs ?? 5000,
   });
 }
+
+/**
+ * Ends a connection within `timeoutMs`: drains it (what is buffered is sent, subscriptions finish) when the
+ * server is there, and closes it when draining fails or takes too long. nats.js rejects a drain at once
+ * while it is reconnecting and then keeps reconnecting forever, which would hold the process open.
+ */
+export async function closeNats(nc: NatsConnection, timeoutMs = 2_000): Promise<void> {
+  if (nc.isClosed()) return;
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), timeoutMs);
+  });
+  try {
+    const outcome = await Promise.race([nc.drain().then(() => 'drained' as const), timedOut]);
+    if (outcome === 'drained') return;
+  } catch {
+    // Disconnected: nothing can be drained.
+  } finally {
+    clearTimeout(timer);
+  }
+  if (!nc.isClosed()) await nc.close().catch(() => {});
+}

@@ -29,7 +29,12 @@ interface EmbeddedState {
  * and its store under `<home>/nats`. The port and the passwords are kept in `<home>/nats/embedded.json`
  * so a restart reuses the same store, address and credentials.
  */
-export async function startEmbeddedNats(opts: { home: string; binary?: string }): Promise<EmbeddedNats> {
+export async function startEmbeddedNats(opts: {
+  home: string;
+  binary?: string;
+  /** How long stop() waits after SIGTERM before SIGKILL. Default 10000 ms. */
+  stopTimeoutMs?: number;
+}): Promise<EmbeddedNats> {
   // Before any file is written: a second nats-server on the same store would corrupt it.
   const lock = lockHome(opts.home);
   try {
@@ -47,6 +52,7 @@ export async function startEmbeddedNats(opts: { home: string; binary?: string })
       port: state.port,
       configFile,
       ...(opts.binary === undefined ? {} : { binary: opts.binary }),
+      ...(opts.stopTimeoutMs === undefined ? {} : { stopTimeoutMs: opts.stopTimeoutMs }),
     });
     writeFileSync(pidFile, `${server.pid}\n`, { mode: 0o600 });
     let stopping: Promise<void> | null = null;

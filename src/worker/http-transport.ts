@@ -9,8 +9,15 @@ import type {
   SubmitResultReply,
   SubmitResultRequest,
 } from '../protocol/index.ts';
-import { withRetry } from './retry.ts';
-import { WorkerApiError, WorkerNetworkError, type WorkerTransport } from './worker-transport.ts';
+import { isRetryable, withRetry } from './retry.ts';
+import {
+  type CallOptions,
+  type LinkChange,
+  LinkState,
+  WorkerApiError,
+  WorkerNetworkError,
+  type WorkerTransport,
+} from './worker-transport.ts';
 
 export interface HttpTransportOptions {
   serverUrl: string;
@@ -19,56 +26,72 @@ export interface HttpTransportOptions {
   timeoutMs?: number;
 }
 
-/** The worker's HTTP transport: Node's fetch, bearer auth, retries on network errors. */
+/** The worker's HTTP transport: Node's fetch, bearer auth, retries on network errors and 503. */
 export class HttpTransport implements WorkerTransport {
   readonly kind = 'http' as const;
   private readonly base: string;
+  private readonly link = new LinkState();
 
   constructor(private readonly opts: HttpTransportOptions) {
     this.base = opts.serverUrl.replace(/\/+$/, '');
   }
 
-  async claim(body: ClaimRequest, signal?: AbortSignal): Promise<ClaimReply | null> {
+  async claim(body: ClaimRequest, opts: CallOptions = {}): Promise<ClaimReply | null> {
     // The same requestId on every retry: a claim whose reply was lost is returned, not made twice.
-    return withRetry(
-      () =>
-        this.post<ClaimReply | null>('/v1/tasks/claim', body, { extraTimeoutMs: body.waitMs ?? 0, signal }),
-      signal ? { signal } : {},
-    );
+    return this.call<ClaimReply | null>('/v1/tasks/claim', body, opts, { extraTimeoutMs: body.waitMs ?? 0 });
   }
 
-  heartbeat(taskId: string, body: HeartbeatRequest): Promise<HeartbeatReply> {
-    return withRetry(
-      () => this.post<HeartbeatReply>(`/v1/tasks/${encodeURIComponent(taskId)}/heartbeat`, body),
-      {
-        attempts: 3,
-      },
-    );
+  heartbeat(taskId: string, body: HeartbeatRequest, opts: CallOptions = {}): Promise<HeartbeatReply> {
+    return this.call(`/v1/tasks/${encodeURIComponent(taskId)}/heartbeat`, body, opts, { attempts: 3 });
   }
 
-  progress(taskId: string, body: ProgressRequest): Promise<SeqReply> {
-    return withRetry(() => this.post<SeqReply>(`/v1/tasks/${encodeURIComponent(taskId)}/progress`, body), {
-      attempts: 3,
-    });
+  progress(taskId: string, body: ProgressRequest, opts: CallOptions = {}): Promise<SeqReply> {
+    return this.call(`/v1/tasks/${encodeURIComponent(taskId)}/progress`, body, opts, { attempts: 3 });
   }
 
-  release(taskId: string, body: ReleaseRequest): Promise<SeqReply> {
-    return withRetry(() => this.post<SeqReply>(`/v1/tasks/${encodeURIComponent(taskId)}/release`, body));
+  release(taskId: string, body: ReleaseRequest, opts: CallOptions = {}): Promise<SeqReply> {
+    return this.call(`/v1/tasks/${encodeURIComponent(taskId)}/release`, body, opts);
   }
 
-  submitResult(body: SubmitResultRequest): Promise<SubmitResultReply> {
-    return withRetry(() => this.post<SubmitResultReply>('/v1/results', body), { attempts: 10 });
+  submitResult(body: SubmitResultRequest, opts: CallOptions = {}): Promise<SubmitResultReply> {
+    return this.call('/v1/results', body, opts, { attempts: 10 });
+  }
+
+  onLinkChange(listener: (change: LinkChange) => void): () => void {
+    return this.link.onChange(listener);
   }
 
   async close(): Promise<void> {}
 
-  private async post<T>(
+  private call<T>(
     path: string,
     body: unknown,
-    opts: { extraTimeoutMs?: number; signal?: AbortSignal | undefined } = {},
+    opts: CallOptions,
+    defaults: { attempts?: number; extraTimeoutMs?: number } = {},
   ): Promise<T> {
-    const timeout = AbortSignal.timeout((this.opts.timeoutMs ?? 10_000) + (opts.extraTimeoutMs ?? 0));
-    const signal = opts.signal ? AbortSignal.any([timeout, opts.signal]) : timeout;
+    const requestTimeoutMs = (this.opts.timeoutMs ?? 10_000) + (defaults.extraTimeoutMs ?? 0);
+    return withRetry((timeoutMs) => this.post<T>(path, body, timeoutMs, opts.signal), {
+      timeoutMs: requestTimeoutMs,
+      ...(defaults.attempts === undefined ? {} : { attempts: defaults.attempts }),
+      ...(opts.retryUntil === undefined ? {} : { retryUntil: opts.retryUntil }),
+      ...(opts.signal === undefined ? {} : { signal: opts.signal }),
+    });
+  }
+
+  private async post<T>(path: string, body: unknown, timeoutMs: number, caller?: AbortSignal): Promise<T> {
+    try {
+      const reply = await this.send<T>(path, body, timeoutMs, caller);
+      this.link.restored(`${this.base} answers again`);
+      return reply;
+    } catch (error) {
+      if (isRetryable(error) && !caller?.aborted) this.link.lost((error as Error).message);
+      throw error;
+    }
+  }
+
+  private async send<T>(path: string, body: unknown, timeoutMs: number, caller?: AbortSignal): Promise<T> {
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const signal = caller ? AbortSignal.any([timeout, caller]) : timeout;
     let response: Response;
     try {
       response = await fetch(`${this.base}${path}`, {
@@ -78,13 +101,13 @@ export class HttpTransport implements WorkerTransport {
         signal,
       });
     } catch (error) {
-      if (opts.signal?.aborted) throw error;
+      if (caller?.aborted) throw error;
       throw new WorkerNetworkError(`cannot reach ${this.base}: ${describe(error)}`, { cause: error });
     }
     if (response.status === 204) return null as T;
     const text = await response.text();
     if (response.ok) return (text ? JSON.parse(text) : null) as T;
-    if (response.status >= 502 && response.status <= 504) {
+    if (response.status === 502 || response.status === 504) {
       throw new WorkerNetworkError(`${this.base} answered ${response.status}`);
     }
     let problem: { code?: string; detail?: string; title?: string } = {};

@@ -15,8 +15,15 @@ import type {
   SubmitResultRequest,
 } from '../protocol/index.ts';
 import { hedgedClaim } from './hedged-claim.ts';
-import { withRetry } from './retry.ts';
-import { WorkerApiError, WorkerNetworkError, type WorkerTransport } from './worker-transport.ts';
+import { isRetryable, withRetry } from './retry.ts';
+import {
+  type CallOptions,
+  type LinkChange,
+  LinkState,
+  WorkerApiError,
+  WorkerNetworkError,
+  type WorkerTransport,
+} from './worker-transport.ts';
 
 export interface NatsTransportOptions {
   servers: string | string[];
@@ -42,6 +49,7 @@ export class NatsTransport implements WorkerTransport {
   private readonly prefix: string;
   private readonly hintListeners = new Set<() => void>();
   private readonly requests: NatsRequestMux;
+  private readonly link = new LinkState();
   /** The same on every request, so encoded once. */
   private readonly authorizationHeader: EncodedHeaders;
 
@@ -75,24 +83,23 @@ export class NatsTransport implements WorkerTransport {
     }
     const transport = new NatsTransport(nc, opts);
     transport.subscribeHints();
+    void transport.followStatus();
     return transport;
   }
 
-  async claim(body: ClaimRequest, signal?: AbortSignal): Promise<ClaimReply | null> {
+  async claim(body: ClaimRequest, opts: CallOptions = {}): Promise<ClaimReply | null> {
+    const { signal } = opts;
     const waitMs = body.waitMs ?? 0;
     const call = hedgedClaim({
       waitMs,
       send: (remainingMs, isCurrent) =>
-        withRetry(
-          async () => {
+        this.call(
+          async (timeoutMs) => {
             if (!isCurrent()) throw new Error('superseded by a newer copy of this claim');
-            return this.request<ClaimReply | null>(
-              'ClaimTask',
-              { ...body, waitMs: remainingMs },
-              remainingMs,
-            );
+            return this.request<ClaimReply | null>('ClaimTask', { ...body, waitMs: remainingMs }, timeoutMs);
           },
-          signal ? { signal } : {},
+          opts,
+          { extraTimeoutMs: remainingMs },
         ),
       onHint: (listener) => this.onReadyHint(listener),
       hedgeAfterMs: this.opts.hedgeAfterMs ?? 500,
@@ -117,20 +124,33 @@ export class NatsTransport implements WorkerTransport {
     });
   }
 
-  heartbeat(taskId: string, body: HeartbeatRequest): Promise<HeartbeatReply> {
-    return withRetry(() => this.request<HeartbeatReply>('ExtendLease', { ...body, taskId }), { attempts: 3 });
+  heartbeat(taskId: string, body: HeartbeatRequest, opts: CallOptions = {}): Promise<HeartbeatReply> {
+    return this.call(
+      (timeoutMs) => this.request<HeartbeatReply>('ExtendLease', { ...body, taskId }, timeoutMs),
+      opts,
+      { attempts: 3 },
+    );
   }
 
-  progress(taskId: string, body: ProgressRequest): Promise<SeqReply> {
-    return withRetry(() => this.request<SeqReply>('ReportProgress', { ...body, taskId }), { attempts: 3 });
+  progress(taskId: string, body: ProgressRequest, opts: CallOptions = {}): Promise<SeqReply> {
+    return this.call(
+      (timeoutMs) => this.request<SeqReply>('ReportProgress', { ...body, taskId }, timeoutMs),
+      opts,
+      { attempts: 3 },
+    );
   }
 
-  release(taskId: string, body: ReleaseRequest): Promise<SeqReply> {
-    return withRetry(() => this.request<SeqReply>('ReleaseTask', { ...body, taskId }));
+  release(taskId: string, body: ReleaseRequest, opts: CallOptions = {}): Promise<SeqReply> {
+    return this.call(
+      (timeoutMs) => this.request<SeqReply>('ReleaseTask', { ...body, taskId }, timeoutMs),
+      opts,
+    );
   }
 
-  submitResult(body: SubmitResultRequest): Promise<SubmitResultReply> {
-    return withRetry(() => this.request<SubmitResultReply>('SubmitResult', body), { attempts: 10 });
+  submitResult(body: SubmitResultRequest, opts: CallOptions = {}): Promise<SubmitResultReply> {
+    return this.call((timeoutMs) => this.request<SubmitResultReply>('SubmitResult', body, timeoutMs), opts, {
+      attempts: 10,
+    });
   }
 
   onReadyHint(listener: () => void): () => void {
@@ -138,10 +158,39 @@ export class NatsTransport implements WorkerTransport {
     return () => this.hintListeners.delete(listener);
   }
 
+  onLinkChange(listener: (change: LinkChange) => void): () => void {
+    return this.link.onChange(listener);
+  }
+
   /** Closes at once: by now every result is acknowledged; draining would wait out abandoned long-polls. */
   async close(): Promise<void> {
     this.requests.close();
     if (!this.nc.isClosed()) await this.nc.close();
+  }
+
+  private call<T>(
+    run: (timeoutMs: number) => Promise<T>,
+    opts: CallOptions,
+    defaults: { attempts?: number; extraTimeoutMs?: number } = {},
+  ): Promise<T> {
+    return withRetry(
+      async (timeoutMs) => {
+        try {
+          const reply = await run(timeoutMs);
+          this.link.restored('an AM server answers over NATS again');
+          return reply;
+        } catch (error) {
+          if (isRetryable(error) && !opts.signal?.aborted) this.link.lost((error as Error).message);
+          throw error;
+        }
+      },
+      {
+        timeoutMs: (this.opts.timeoutMs ?? 10_000) + (defaults.extraTimeoutMs ?? 0),
+        ...(defaults.attempts === undefined ? {} : { attempts: defaults.attempts }),
+        ...(opts.retryUntil === undefined ? {} : { retryUntil: opts.retryUntil }),
+        ...(opts.signal === undefined ? {} : { signal: opts.signal }),
+      },
+    );
   }
 
   private subscribeHints(): void {
@@ -152,11 +201,18 @@ export class NatsTransport implements WorkerTransport {
     });
   }
 
-  private async request<T>(operation: string, body: unknown, extraTimeoutMs = 0): Promise<T> {
+  /** The connection's own news: a disconnect is a lost link at once, not at the next request's timeout. */
+  private async followStatus(): Promise<void> {
+    for await (const status of this.nc.status()) {
+      if (status.type === 'disconnect') this.link.lost(`NATS disconnected (${String(this.opts.servers)})`);
+    }
+  }
+
+  private async request<T>(operation: string, body: unknown, timeoutMs: number): Promise<T> {
     let raw: Uint8Array;
     try {
       const msg = await this.requests.request(`${this.prefix}.${operation}`, JSON.stringify(body), {
-        timeoutMs: (this.opts.timeoutMs ?? 10_000) + extraTimeoutMs,
+        timeoutMs,
         headers: this.authorizationHeader,
       });
       raw = msg.data;

@@ -2,7 +2,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { v4 as uuidv4 } from 'uuid';
 import type { ClaimContext, ClaimedTask, ClaimReply, Step, TaskError, Usage } from '../protocol/index.ts';
 import { LazyAbort } from './lazy-abort.ts';
-import { WorkerApiError, type WorkerTransport } from './worker-transport.ts';
+import { isRetryable } from './retry.ts';
+import { type CallOptions, WorkerApiError, type WorkerTransport } from './worker-transport.ts';
+
+/** How long one progress step is retried (best effort: steps are a live view, the result holds them all). */
+const PROGRESS_RETRY_MS = 5_000;
+/** How long a finished task's result waits for its progress steps still on the way. */
+const PROGRESS_WAIT_MS = 2_000;
 
 /** What a handler gets for one claimed task. */
 export interface TaskInput {
@@ -38,8 +44,13 @@ export interface WorkerOptions {
   capabilities?: string[];
   /** How long one claim long-polls. Default 20000 ms. */
   claimWaitMs?: number;
-  /** On stop: how long in-flight tasks may finish before they are released. Default 10000 ms. */
+  /** On stop: how long in-flight tasks may finish before they are released. Default 5000 ms. */
   shutdownGraceMs?: number;
+  /**
+   * On stop, after the grace: how long releasing what is in hand (and submitting what finished) may take
+   * before the worker gives up on it (the leases then expire on the server). Default 3000 ms.
+   */
+  shutdownReleaseMs?: number;
   /** Structured events for logs and tests. */
   onEvent?: (event: WorkerEvent) => void;
 }
@@ -51,11 +62,16 @@ export type WorkerEvent =
   | { type: 'released'; task: ClaimedTask; reason: string }
   | { type: 'cancelled'; task: ClaimedTask }
   | { type: 'lost'; task: ClaimedTask; reason: string }
+  /** The way to a serving server was lost (NATS down, server unreachable or not ready) or is back. */
+  | { type: 'link'; state: 'lost' | 'restored'; detail: string }
   | { type: 'error'; message: string };
 
 export interface Worker {
   start(): void;
-  /** Stops claiming, lets in-flight work finish within the grace period, releases the rest. Idempotent. */
+  /**
+   * Stops claiming, lets in-flight work finish within the grace period, releases the rest; bounded by
+   * shutdownGraceMs + shutdownReleaseMs even when the server or NATS is gone. Idempotent.
+   */
   stop(): Promise<void>;
   readonly stats: { claimed: number; completed: number; failed: number; released: number };
 }
@@ -67,7 +83,8 @@ export interface Worker {
 export function createWorker(handlers: WorkerHandlers, opts: WorkerOptions): Worker {
   const concurrency = Math.max(1, opts.concurrency ?? 1);
   const claimWaitMs = opts.claimWaitMs ?? 20_000;
-  const graceMs = opts.shutdownGraceMs ?? 10_000;
+  const graceMs = opts.shutdownGraceMs ?? 5_000;
+  const releaseMs = opts.shutdownReleaseMs ?? 3_000;
   const emit = opts.onEvent ?? (() => {});
   const stats = { claimed: 0, completed: 0, failed: 0, released: 0 };
   const stopClaiming = new AbortController();
@@ -78,7 +95,14 @@ export function createWorker(handlers: WorkerHandlers, opts: WorkerOptions): Wor
   let started = false;
   let stopping: Promise<void> | null = null;
   let wakeIdle: (() => void) | null = null;
+  /** Once stopping: when everything must be over (the calls made on the way out give up then). */
+  let stopDeadline = Number.POSITIVE_INFINITY;
+  /** Whether a failing claim was already reported (once per outage, not at every retry). */
+  let claimTroubleReported = false;
   const unsubscribeHints = opts.transport.onReadyHint?.(() => wakeIdle?.());
+  const unsubscribeLink = opts.transport.onLinkChange((change) => emit({ type: 'link', ...change }));
+  /** For the calls of a shutdown: retried until the stop deadline, not longer. */
+  const untilStopDeadline: CallOptions = { retryUntil: () => stopDeadline };
 
   async function slot(): Promise<void> {
     let failures = 0;
@@ -96,15 +120,23 @@ export function createWorker(handlers: WorkerHandlers, opts: WorkerOptions): Wor
               waitMs: claimWaitMs,
               ...(opts.capabilities ? { capabilities: opts.capabilities } : {}),
             },
-            stopClaiming.signal,
+            { signal: stopClaiming.signal },
           );
           failures = 0;
+          claimTroubleReported = false;
         } catch (error) {
           if (stopClaiming.signal.aborted) {
             await releaseOrphan(requestId);
             return;
           }
-          emit({ type: 'error', message: `claim failed: ${(error as Error).message}` });
+          // Claims are retried for as long as it takes: a server restart or a NATS outage is waited out.
+          if (!isRetryable(error) || !claimTroubleReported) {
+            emit({
+              type: 'error',
+              message: `claim failed: ${(error as Error).message}${isRetryable(error) ? ' (retrying)' : ''}`,
+            });
+          }
+          if (isRetryable(error)) claimTroubleReported = true;
           failures += 1;
           await pause(Math.min(200 * 2 ** failures, 5_000));
           continue;
@@ -122,7 +154,7 @@ export function createWorker(handlers: WorkerHandlers, opts: WorkerOptions): Wor
   /** A long-poll aborted by shutdown may have claimed a task server-side: ask again by requestId and give it back. */
   async function releaseOrphan(requestId: string): Promise<void> {
     try {
-      const claim = await opts.transport.claim({ requestId, waitMs: 0 });
+      const claim = await opts.transport.claim({ requestId, waitMs: 0 }, untilStopDeadline);
       if (claim) await release(claim, 'worker shutting down');
     } catch {
       // The lease will expire and the task will be offered again.
@@ -130,11 +162,11 @@ export function createWorker(handlers: WorkerHandlers, opts: WorkerOptions): Wor
   }
 
   async function release(claim: ClaimReply, reason: string): Promise<void> {
-    await opts.transport.release(claim.task.id, {
-      graphId: claim.task.graphId,
-      claimToken: claim.claimToken,
-      reason,
-    });
+    await opts.transport.release(
+      claim.task.id,
+      { graphId: claim.task.graphId, claimToken: claim.claimToken, reason },
+      untilStopDeadline,
+    );
     stats.released += 1;
     emit({ type: 'released', task: claim.task, reason });
   }
@@ -146,11 +178,16 @@ export function createWorker(handlers: WorkerHandlers, opts: WorkerOptions): Wor
     running.add(abort);
     let stopReason: 'cancelled' | 'lost' | null = null;
     const leaseMs = Math.max(3_000, Date.parse(claim.leaseUntil) - Date.now());
+    /** The lease's end as last extended: the result is retried while the claim may still be ours. */
+    let leaseEnd = Date.parse(claim.leaseUntil);
+    // Beats until the result is acknowledged, not only while the task runs: a result retried through a
+    // server restart keeps its lease.
     const beat = setInterval(
       () => {
         opts.transport
           .heartbeat(task.id, { graphId: task.graphId, claimToken })
           .then((reply) => {
+            if (reply.leaseUntil !== null) leaseEnd = Math.max(leaseEnd, Date.parse(reply.leaseUntil));
             if (reply.cancelled && stopReason === null) {
               stopReason = 'cancelled';
               abort.abort(new Error('graph cancelled'));
@@ -170,13 +207,25 @@ export function createWorker(handlers: WorkerHandlers, opts: WorkerOptions): Wor
       Math.max(1_000, Math.floor(leaseMs / 3)),
     );
     let stepIndex = 0;
+    let stepsInFlight = 0;
     let progressChain: Promise<unknown> = Promise.resolve();
     const onStep = (step: Step) => {
       const index = stepIndex++;
+      stepsInFlight += 1;
       // In order, and never blocking the task: progress is best effort.
       progressChain = progressChain
-        .then(() => opts.transport.progress(task.id, { graphId: task.graphId, claimToken, step, index }))
-        .catch(() => {});
+        .then(() => {
+          const until = Math.min(Date.now() + PROGRESS_RETRY_MS, stopDeadline);
+          return opts.transport.progress(
+            task.id,
+            { graphId: task.graphId, claimToken, step, index },
+            { retryUntil: () => Math.min(until, stopDeadline) },
+          );
+        })
+        .catch(() => {})
+        .finally(() => {
+          stepsInFlight -= 1;
+        });
     };
     let outcome: TaskOutcome;
     try {
@@ -195,13 +244,16 @@ export function createWorker(handlers: WorkerHandlers, opts: WorkerOptions): Wor
         error: { message: (error as Error).message ?? String(error), retryable: true },
       };
     } finally {
-      clearInterval(beat);
       running.delete(abort);
     }
-    await progressChain;
+    // Steps land before the result where the server is there to take them; an outage does not hold the result.
+    if (stepsInFlight > 0) await settledWithin(progressChain, PROGRESS_WAIT_MS);
     const next = stopClaiming.signal.aborted
       ? undefined
       : { requestId: uuidv4(), ...(opts.capabilities ? { capabilities: opts.capabilities } : {}) };
+    // A restarted server gives held claims one lease of grace (LeaseReaper), so a result may still land
+    // up to a lease after the last known end; a stopping worker gives up at its stop deadline.
+    const resultCall: CallOptions = { retryUntil: () => Math.min(leaseEnd + leaseMs, stopDeadline) };
     try {
       if (stopReason === 'cancelled') {
         emit({ type: 'cancelled', task });
@@ -238,6 +290,7 @@ export function createWorker(handlers: WorkerHandlers, opts: WorkerOptions): Wor
               error: outcome.error,
               ...(next ? { next } : {}),
             },
+        resultCall,
       );
       if (outcome.status === 'completed') {
         stats.completed += 1;
@@ -261,6 +314,8 @@ export function createWorker(handlers: WorkerHandlers, opts: WorkerOptions): Wor
       // The server may have claimed the next task before the reply got lost: ask for it and give it back.
       if (next && !(error instanceof WorkerApiError)) await releaseOrphan(next.requestId);
       return null;
+    } finally {
+      clearInterval(beat);
     }
   }
 
@@ -287,6 +342,7 @@ export function createWorker(handlers: WorkerHandlers, opts: WorkerOptions): Wor
     stop() {
       if (stopping) return stopping;
       stopping = (async () => {
+        stopDeadline = Date.now() + graceMs + releaseMs;
         stopClaiming.abort();
         unsubscribeHints?.();
         const all = Promise.allSettled(slots);
@@ -299,11 +355,23 @@ export function createWorker(handlers: WorkerHandlers, opts: WorkerOptions): Wor
         if (first === 'grace') {
           shutdown.abort();
           for (const task of running) task.abort(new Error('shutdown'));
-          await all;
+          // A handler that ignores its signal is left behind: its lease expires on the server.
+          await settledWithin(all, stopDeadline - Date.now());
         }
+        unsubscribeLink();
         await opts.transport.close();
       })();
       return stopping;
     },
   };
+}
+
+/** Waits for `promise` to settle, but no longer than `ms`. */
+async function settledWithin(promise: Promise<unknown>, ms: number): Promise<void> {
+  const timer = new AbortController();
+  await Promise.race([
+    promise.catch(() => {}),
+    sleep(Math.max(0, ms), undefined, { signal: timer.signal }).catch(() => {}),
+  ]);
+  timer.abort();
 }

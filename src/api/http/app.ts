@@ -9,7 +9,7 @@ import { invoke, OPERATIONS, type Operation } from '../operations.ts';
 import { parseInput } from '../parse-input.ts';
 import { authenticate, bearerToken, type Principal } from '../principal.ts';
 import { openApiDocument, type RouteDoc } from './openapi-spec.ts';
-import { errorHandler, sendProblem } from './problem-json.ts';
+import { clientErrorHandler, errorHandler, frameworkErrorHandler, sendProblem } from './problem-json.ts';
 import { HttpMetrics } from './prom-metrics.ts';
 import { EVENT_STREAM_DOC, registerEventStream } from './sse.ts';
 
@@ -21,8 +21,6 @@ export interface BuildAppOptions {
   rateLimitPerSec?: number;
   /** Fastify logger: false (default), or pino options. Authorization headers are always redacted. */
   logger?: boolean | Record<string, unknown>;
-  /** Projection lag (events) above which /readyz answers 503. Default 10000. */
-  readyMaxLag?: number;
 }
 
 declare module 'fastify' {
@@ -44,6 +42,8 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
             redact: { paths: ['req.headers.authorization'], censor: '[redacted]' },
           },
     return503OnClosing: true,
+    frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler,
     // Closing must not wait for keep-alive sockets or long-polls: a cut claim or result is retried by its
     // worker, and both are idempotent (requestId, claim token).
     forceCloseConnections: true,
@@ -64,11 +64,11 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     parseJson(request, payload.toString(), done);
   });
   app.setErrorHandler(errorHandler);
+  // The URL is not echoed: whatever a client sends to a route that does not exist stays out of the reply.
   app.setNotFoundHandler((request, reply) =>
     sendProblem(
       reply,
-      new AppError('AM_ERR_ROUTE_NOT_FOUND', `no route ${request.method} ${request.url}`),
-      request.url,
+      new AppError('AM_ERR_ROUTE_NOT_FOUND', `no such route for ${request.method}; /docs lists the routes`),
     ),
   );
   app.addHook('onResponse', async (request, reply) => {
@@ -205,24 +205,9 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   app.get('/healthz', async () => ({ ok: true }));
   app.get('/readyz', async (request, reply) => {
     await authenticated(request, reply);
-    const natsOk = ctx.store.connected;
-    let streamSeq: number | null = null;
-    try {
-      streamSeq = await ctx.store.lastSeq();
-    } catch {
-      streamSeq = null;
-    }
-    const lag = streamSeq === null ? null : Math.max(0, streamSeq - ctx.projector.appliedSeq);
-    const ready =
-      natsOk && streamSeq !== null && ctx.projector.isRunning && (lag ?? 0) <= (opts.readyMaxLag ?? 10_000);
-    return reply.code(ready ? 200 : 503).send({
-      ready,
-      nats: natsOk && streamSeq !== null ? 'connected' : 'unavailable',
-      projector: ctx.projector.isRunning ? 'running' : 'stopped',
-      appliedSeq: ctx.projector.appliedSeq,
-      streamSeq,
-      lag,
-    });
+    const snapshot = ctx.readiness.snapshot();
+    if (!snapshot.ready) reply.header('retry-after', '1');
+    return reply.code(snapshot.ready ? 200 : 503).send(snapshot);
   });
   app.get('/metrics', async (request, reply) => {
     await authenticated(request, reply);

@@ -1,3 +1,5 @@
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, ERRORS, type ErrorCode, isAppError } from '../../errors.ts';
 
@@ -26,6 +28,8 @@ export function problemOf(error: AppError, instance?: string): Problem {
 }
 
 export function sendProblem(reply: FastifyReply, error: AppError, instance?: string): FastifyReply {
+  const retryAfterSec = error.details?.retryAfterSec;
+  if (typeof retryAfterSec === 'number') reply.header('retry-after', String(Math.ceil(retryAfterSec)));
   return reply.code(error.statusCode).type('application/problem+json').send(problemOf(error, instance));
 }
 
@@ -69,4 +73,47 @@ export function errorHandler(
   }
   request.log.error({ err: error }, 'unexpected error');
   return sendProblem(reply, new AppError('AM_ERR_INTERNAL', 'internal error'), request.url);
+}
+
+/**
+ * Errors Fastify raises before a route runs (`frameworkErrors`): a URL that is not valid percent-encoding
+ * and a path parameter over the router's length limit. Problem+json like every other error, and without
+ * the URL (Fastify's own bodies echo it).
+ */
+export function frameworkErrorHandler(
+  error: FastifyError,
+  _request: FastifyRequest,
+  reply: FastifyReply,
+): void {
+  const problem =
+    error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+      ? new AppError('AM_ERR_URI_TOO_LONG', 'a path parameter is longer than the server accepts')
+      : error.code === 'FST_ERR_BAD_URL'
+        ? new AppError('AM_ERR_VALIDATION', 'the URL is not valid (malformed percent-encoding)')
+        : new AppError('AM_ERR_VALIDATION', 'the request could not be routed');
+  void sendProblem(reply, problem);
+}
+
+/**
+ * Requests Node's HTTP parser refuses before Fastify sees them (a malformed request line or header,
+ * headers over the size limit, a request that timed out): answered on the socket as problem+json, then
+ * the connection is closed, as Node itself does.
+ */
+export function clientErrorHandler(error: NodeJS.ErrnoException, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const problem =
+    error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? new AppError('AM_ERR_REQUEST_TIMEOUT', 'the request did not arrive in time')
+      : error.code === 'HPE_HEADER_OVERFLOW'
+        ? new AppError('AM_ERR_HEADERS_TOO_LARGE', 'the request line and headers exceed the size limit')
+        : new AppError('AM_ERR_VALIDATION', 'malformed HTTP request');
+  if (socket.writable) {
+    const body = JSON.stringify(problemOf(problem));
+    socket.write(
+      `HTTP/1.1 ${problem.statusCode} ${STATUS_CODES[problem.statusCode] ?? 'Error'}\r\n` +
+        `Content-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `Connection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(error);
 }

@@ -31,6 +31,15 @@ export interface CommandServiceOptions {
 export interface CommandService {
   /** Requests being handled right now. */
   readonly inFlight: number;
+  /** Whether this process is in the queue group now (it leaves it while it is not ready). */
+  readonly serving: boolean;
+  /**
+   * Leaves the queue group: requests go to other AM processes (or get "no responders" at once); those
+   * already received are still answered. Idempotent.
+   */
+  pause(): void;
+  /** Joins the queue group again. Idempotent; nothing after stop(). */
+  resume(): void;
   /**
    * Stops taking requests: ends long-polls (they answer "no work"), drains the subscription so buffered
    * requests are still answered, and resolves when every in-flight request has replied. Idempotent.
@@ -61,19 +70,35 @@ export function startCommandService(opts: CommandServiceOptions): CommandService
   const waiting: Msg[] = [];
   let allDone: (() => void) | null = null;
 
-  // A callback subscription: an async iterator would cost a promise and a microtask turn per request.
-  const sub: Subscription = nc.subscribe(`${prefix}.*`, {
-    queue: opts.queue ?? 'am',
-    callback: (error, msg) => {
-      if (error) {
-        // The subscription itself failed (e.g. a permissions violation on subscribe).
-        ctx.log.error({ err: error, subject: `${prefix}.*` }, 'command subscription failed');
-        return;
-      }
-      if (inFlight.size >= maxConcurrent) waiting.push(msg);
-      else start(msg);
-    },
-  });
+  let sub: Subscription | null = null;
+  let stopped: Promise<void> | null = null;
+
+  function subscribe(): Subscription {
+    // A callback subscription: an async iterator would cost a promise and a microtask turn per request.
+    return nc.subscribe(`${prefix}.*`, {
+      queue: opts.queue ?? 'am',
+      callback: (error, msg) => {
+        if (error) {
+          // The subscription itself failed (e.g. a permissions violation on subscribe).
+          ctx.log.error({ err: error, subject: `${prefix}.*` }, 'command subscription failed');
+          return;
+        }
+        if (inFlight.size >= maxConcurrent) waiting.push(msg);
+        else start(msg);
+      },
+    });
+  }
+
+  /** Leaves the queue group; what was already received is still handled. */
+  async function unsubscribe(): Promise<void> {
+    const current = sub;
+    sub = null;
+    if (current === null || current.isClosed()) return;
+    // Draining needs the server; while NATS is away the interest is simply dropped (nats.js does not
+    // renew an unsubscribed subscription on reconnect).
+    if (ctx.store.connected) await current.drain().catch(() => current.unsubscribe());
+    else current.unsubscribe();
+  }
 
   function start(msg: Msg): void {
     // handle() never rejects: every failure becomes an error reply.
@@ -169,16 +194,26 @@ export function startCommandService(opts: CommandServiceOptions): CommandService
     }
   }
 
-  let stopped: Promise<void> | null = null;
+  // Only a ready node joins the queue group (see Readiness): a stale one would decide on an old view.
+  if (ctx.readiness.ready) sub = subscribe();
   return {
     get inFlight() {
       return inFlight.size;
+    },
+    get serving() {
+      return sub !== null;
+    },
+    pause() {
+      void unsubscribe();
+    },
+    resume() {
+      if (sub === null && stopped === null) sub = subscribe();
     },
     stop() {
       stopped ??= (async () => {
         // First end long-polls, so a drain never waits for a 30 s claim; buffered requests still run.
         stopping.abort();
-        if (!sub.isClosed()) await sub.drain().catch(() => {});
+        await unsubscribe();
         await settled();
       })();
       return stopped;

@@ -43,11 +43,17 @@ export function startNatsService(opts: NatsServiceOptions): NatsService {
     nc: opts.nc,
     ...(opts.readySubject === undefined ? {} : { subject: opts.readySubject }),
   });
+  // A node that is not ready leaves the queue group until it is ready again.
+  const stopFollowingReadiness = opts.ctx.readiness.onChange((snapshot) => {
+    if (snapshot.ready) commands.resume();
+    else commands.pause();
+  });
   let stopped: Promise<void> | null = null;
   return {
     commands,
     stop() {
       stopped ??= (async () => {
+        stopFollowingReadiness();
         stopHints();
         await commands.stop();
       })();

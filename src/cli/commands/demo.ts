@@ -9,7 +9,7 @@ import type { TaskGraph, TrailEvent } from '../../protocol/index.ts';
 import { agentsFromConfig } from '../agents-factory.ts';
 import { type LocalStack, startLocalStack } from '../local-stack.ts';
 import { createLogger } from '../logger.ts';
-import { onStdoutClosed } from '../process-signals.ts';
+import { type StopReason, stopWithin, untilFatal, untilSignal } from '../process-signals.ts';
 
 /** The goal's `[[BAD-ONCE]]` marker makes the offline auditor fail one task in cycle 1 (docs/offline-provider.md). */
 export const DEMO_GOAL =
@@ -39,25 +39,56 @@ export function registerDemoCommand(program: Command): void {
       });
       const print = (line: string) => process.stdout.write(`${line}\n`);
       const log = createLogger({ AM_LOG_LEVEL: 'error' }, 'am-demo');
-      // Nobody reads the rest (`am demo | head`): stop waiting, but still shut down and remove the home.
-      let stdoutGone = false;
-      onStdoutClosed(() => {
-        stdoutGone = true;
+      // A signal, or nobody reading the rest (`am demo | head`): stop waiting, but still shut down (within
+      // AM_SHUTDOWN_TIMEOUT_MS) and remove the home.
+      let stopReason: StopReason | null = null;
+      const stopSignal = untilSignal().then((reason) => {
+        stopReason = reason;
+        return reason;
       });
+      const stopped = () => stopReason !== null;
+      const fatal = untilFatal();
       print('Starting NATS, the server, the manager and 3 workers (offline model)…');
+      const starting = startLocalStack({
+        config,
+        log,
+        agents: agentsFromConfig(config),
+        workers: 3,
+        workerMode: 'in-process',
+        onFatal: fatal.report,
+      });
+      const shutDown = () =>
+        stopWithin(
+          config.AM_SHUTDOWN_TIMEOUT_MS,
+          async () => {
+            try {
+              await (await starting).stop();
+            } finally {
+              rmSync(home, { recursive: true, force: true });
+            }
+          },
+          () =>
+            process.stderr.write(
+              `am demo: not stopped within ${config.AM_SHUTDOWN_TIMEOUT_MS} ms; exiting\n`,
+            ),
+        );
       let stack: LocalStack;
       try {
-        stack = await startLocalStack({
-          config,
-          log,
-          agents: agentsFromConfig(config),
-          workers: 3,
-          workerMode: 'in-process',
-        });
+        const first = await Promise.race([starting, stopSignal]);
+        if (typeof first === 'string') {
+          await shutDown();
+          if (first !== 'stdout closed') process.exitCode = 1;
+          return;
+        }
+        stack = first;
       } catch (error) {
         rmSync(home, { recursive: true, force: true });
         throw error;
       }
+      void fatal.failed.then(() => {
+        process.stderr.write('am demo: the projector stopped after an error\n');
+        stopReason ??= 'SIGTERM';
+      });
       let status = 'UNKNOWN';
       try {
         const call = async <T>(path: string, init?: RequestInit): Promise<T> => {
@@ -77,7 +108,7 @@ export function registerDemoCommand(program: Command): void {
         const deadline = Date.now() + opts.timeout * 1000;
         let graph: TaskGraph | null = null;
         let last = '';
-        while (Date.now() < deadline && !stdoutGone) {
+        while (Date.now() < deadline && !stopped()) {
           graph = await call<TaskGraph>(`/v1/graphs/${graphId}?minSeq=${seq}`);
           const done = graph.tasks.filter((t) => t.kind === 'work' && t.status === 'COMPLETED').length;
           const total = graph.tasks.filter((t) => t.kind === 'work').length;
@@ -87,7 +118,7 @@ export function registerDemoCommand(program: Command): void {
           if (['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(graph.graph.status)) break;
           await sleep(100);
         }
-        if (stdoutGone) return;
+        if (stopped()) return;
         if (!graph) throw new AppError('AM_ERR_INTERNAL', 'the demo graph never appeared');
         status = graph.graph.status;
         const { events } = await call<{ events: TrailEvent[] }>(`/v1/graphs/${graphId}/events?limit=10000`);
@@ -107,10 +138,9 @@ export function registerDemoCommand(program: Command): void {
           print(`The graph ended ${status}: ${graph.graph.failure?.message ?? 'timed out'}`);
         }
       } finally {
-        await stack.stop();
-        rmSync(home, { recursive: true, force: true });
+        await shutDown();
       }
-      if (status !== 'SUCCEEDED' && !stdoutGone) process.exitCode = 1;
+      if (status !== 'SUCCEEDED' && stopReason !== 'stdout closed') process.exitCode = 1;
     });
 }
 

@@ -9,7 +9,7 @@ import { createWorker } from '../../worker/worker.ts';
 import type { WorkerTransport } from '../../worker/worker-transport.ts';
 import { agentsFromConfig } from '../agents-factory.ts';
 import { preflight } from '../preflight.ts';
-import { untilSignal } from '../process-signals.ts';
+import { stopWithin, untilSignal } from '../process-signals.ts';
 
 /** `am worker --config FILE [--transport http|nats] [--concurrency N]`: an LLM worker process. */
 export function registerWorkerCommand(program: Command): void {
@@ -66,6 +66,9 @@ export function registerWorkerCommand(program: Command): void {
       const worker = createWorker(agentHandlers(agents), {
         transport,
         concurrency,
+        // Within AM_SHUTDOWN_TIMEOUT_MS: half for in-flight tasks to finish, then releasing the rest.
+        shutdownGraceMs: Math.floor(config.AM_SHUTDOWN_TIMEOUT_MS * 0.5),
+        shutdownReleaseMs: Math.floor(config.AM_SHUTDOWN_TIMEOUT_MS * 0.3),
         ...(client.capabilities === undefined ? {} : { capabilities: client.capabilities }),
         onEvent: (event) => {
           switch (event.type) {
@@ -89,6 +92,15 @@ export function registerWorkerCommand(program: Command): void {
             case 'lost':
               say(`lost ${event.task.graphId}/${event.task.id}: ${event.reason}`);
               return;
+            case 'link':
+              if (event.state === 'lost') {
+                process.stderr.write(
+                  `${new Date().toISOString()} lost the server: ${event.detail} — retrying until it is back\n`,
+                );
+              } else {
+                say(`server reachable again: ${event.detail}`);
+              }
+              return;
             case 'error':
               process.stderr.write(`${new Date().toISOString()} ${event.message}\n`);
               return;
@@ -106,7 +118,14 @@ export function registerWorkerCommand(program: Command): void {
       );
       const signal = await stopSignal;
       say(`${signal}: finishing in-flight work, releasing the rest`);
-      await worker.stop();
+      await stopWithin(
+        config.AM_SHUTDOWN_TIMEOUT_MS,
+        () => worker.stop(),
+        () =>
+          process.stderr.write(
+            `am worker: not stopped within ${config.AM_SHUTDOWN_TIMEOUT_MS} ms; exiting\n`,
+          ),
+      );
       say(
         `stopped (claimed ${worker.stats.claimed}, completed ${worker.stats.completed}, released ${worker.stats.released})`,
       );

@@ -32,6 +32,57 @@ describe('withRetry', () => {
     expect(performance.now() - started).toBeGreaterThanOrEqual(110);
   });
 
+  it('retries a 503 (the server is not ready, or its store is unavailable) on either transport', async () => {
+    const notReady = new WorkerApiError(503, 'AM_ERR_NOT_READY', 'catching up');
+    const storeDown = new WorkerApiError(503, 'AM_ERR_STORE_UNAVAILABLE', 'NATS is away');
+    const target = failingThen([notReady, storeDown]);
+    expect(await withRetry(target.call, { baseDelayMs: 1 })).toBe('done');
+    expect(target.calls()).toBe(3);
+  });
+
+  it('with retryUntil, retries past the attempt count until that moment, read again at every retry', async () => {
+    const errors = Array.from({ length: 12 }, (_, n) => new WorkerNetworkError(`down ${n}`));
+    const target = failingThen(errors);
+    let until = Date.now() + 40;
+    const moving = () => until;
+    const started = Date.now();
+    // A heartbeat extends the lease while the result is retried: the deadline moves out once.
+    setTimeout(() => {
+      until = Date.now() + 5_000;
+    }, 20);
+    expect(
+      await withRetry(target.call, { attempts: 2, retryUntil: moving, baseDelayMs: 1, maxDelayMs: 8 }),
+    ).toBe('done');
+    expect(target.calls()).toBe(13);
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+
+  it('with retryUntil, gives up with the last error once the next try would start past it', async () => {
+    const errors = Array.from({ length: 100 }, (_, n) => new WorkerNetworkError(`down ${n}`));
+    const target = failingThen(errors);
+    const until = Date.now() + 60;
+    const started = Date.now();
+    await expect(
+      withRetry(target.call, { retryUntil: () => until, baseDelayMs: 5, maxDelayMs: 20 }),
+    ).rejects.toBeInstanceOf(WorkerNetworkError);
+    expect(Date.now() - started).toBeLessThan(200);
+    expect(target.calls()).toBeGreaterThan(2);
+  });
+
+  it('hands each call the time it may take, never past retryUntil', async () => {
+    const budgets: number[] = [];
+    const until = Date.now() + 2_000;
+    await withRetry(
+      async (timeoutMs) => {
+        budgets.push(timeoutMs);
+        return 'done';
+      },
+      { timeoutMs: 10_000, retryUntil: () => until },
+    );
+    expect(budgets[0]).toBeLessThanOrEqual(2_000);
+    expect(budgets[0]).toBeGreaterThan(1_500);
+  });
+
   it('does not retry any other refusal', async () => {
     const stale = new WorkerApiError(409, 'AM_ERR_STALE_CLAIM', 'not yours');
     const target = failingThen([stale]);

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppNode } from '../../../../src/api/app-node.ts';
 import { httpCall, startTestHttpApi, type TestHttpApi } from '../../../kit/index.ts';
@@ -153,6 +154,64 @@ describe('HTTP API edges', () => {
         expect(reply.type).toContain('application/problem+json');
       }
     });
+  });
+
+  describe('requests refused before a route runs', () => {
+    /** Sends raw bytes on a socket and returns everything the server wrote before it closed. */
+    const raw = (request: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = connect(Number(new URL(url).port), '127.0.0.1', () => socket.write(request));
+        let text = '';
+        socket.on('data', (chunk) => {
+          text += chunk.toString();
+        });
+        socket.on('close', () => resolve(text));
+        socket.on('error', reject);
+      });
+    const marker = 'zzmarkerzz';
+    const auth = `authorization: Bearer ${ADMIN}\r\n`;
+    const cases = [
+      {
+        name: 'a malformed request line',
+        request: `${marker} / HTTP/1.1\r\n\r\n`,
+        status: 400,
+        code: 'AM_ERR_VALIDATION',
+      },
+      {
+        name: 'a malformed header',
+        request: `GET /healthz HTTP/1.1\r\nHost: x\r\n${marker}\r\n\r\n`,
+        status: 400,
+        code: 'AM_ERR_VALIDATION',
+      },
+      {
+        name: 'headers over the size limit',
+        request: `GET /v1/graphs?${marker}=${'a'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`,
+        status: 431,
+        code: 'AM_ERR_HEADERS_TOO_LARGE',
+      },
+      {
+        name: 'a path parameter over the length limit',
+        request: `GET /v1/graphs/${marker}${'a'.repeat(200)} HTTP/1.1\r\nHost: x\r\n${auth}Connection: close\r\n\r\n`,
+        status: 414,
+        code: 'AM_ERR_URI_TOO_LONG',
+      },
+      {
+        name: 'a URL that is not valid percent-encoding',
+        request: `GET /v1/graphs/${marker}%E0%A4%A HTTP/1.1\r\nHost: x\r\n${auth}Connection: close\r\n\r\n`,
+        status: 400,
+        code: 'AM_ERR_VALIDATION',
+      },
+    ];
+    for (const { name, request, status, code } of cases) {
+      it(`answers ${name} with ${status} problem+json ${code}, without echoing the request`, async () => {
+        const text = await raw(request);
+        const [head = '', body = ''] = text.split('\r\n\r\n');
+        expect(head.split('\r\n')[0]).toMatch(new RegExp(`^HTTP/1.1 ${status} `));
+        expect(head.toLowerCase()).toContain('content-type: application/problem+json');
+        expect(JSON.parse(body)).toMatchObject({ status, code });
+        expect(text).not.toContain(marker);
+      });
+    }
   });
 
   describe('the OpenAPI document', () => {
