@@ -1,7 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
-// Tiers by suffix (CONVENTIONS.md). Integration and e2e files each start their own nats-server
-// and processes, so they run with little parallelism on a 2-core machine.
+// Tiers by suffix (CONVENTIONS.md). Integration, e2e and chaos files each start their own nats-server
+// and processes, so they run with little parallelism on a 2-core machine; test/run-tiers.mjs runs the
+// tiers one after the other and prints each one's duration against its budget.
 export default defineConfig({
   test: {
     projects: [
@@ -31,6 +32,19 @@ export default defineConfig({
           maxWorkers: 1,
           fileParallelism: false,
           sequence: { groupOrder: 2 },
+        },
+      },
+      {
+        // Faults (kill -9 of nats-server, servers and workers; restarts): real processes, timing
+        // assertions, so one file at a time and never beside another tier (test/run-tiers.mjs).
+        test: {
+          name: 'chaos',
+          include: ['test/**/*.chaos.test.ts'],
+          testTimeout: 240_000,
+          hookTimeout: 120_000,
+          maxWorkers: 1,
+          fileParallelism: false,
+          sequence: { groupOrder: 3 },
         },
       },
     ],

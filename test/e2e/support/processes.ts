@@ -125,9 +125,11 @@ export async function startServer(opts: {
   name?: string;
   /** Share one admin token between servers of one stream. Default: a new one. */
   adminToken?: string;
+  /** The HTTP port (a restart on the same address). Default: a free one. */
+  port?: number;
   env?: Record<string, string | undefined>;
 }): Promise<ServerProc> {
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const adminToken = opts.adminToken ?? `e2e-admin-${Math.random().toString(36).slice(2)}-token`;
   const proc = am(['server', '--port', String(port)], {
     NATS_URL: opts.natsUrl,
