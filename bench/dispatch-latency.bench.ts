@@ -50,6 +50,7 @@ async function main(): Promise<void> {
       runAudit: () => Promise.reject(new Error('no auditor in the benchmark')),
     },
   });
+  await server.ready;
   try {
     const worker = await api<{ token: string }>(server.url, adminToken, 'POST', '/v1/agents', {
       agentId: `bench-${suffix}`,

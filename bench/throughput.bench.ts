@@ -80,6 +80,7 @@ async function main(): Promise<void> {
       runAudit: () => Promise.reject(new Error('no auditor in the benchmark')),
     },
   });
+  await server.ready;
   const redis = !WITH_BULLMQ || process.env.REDIS_URL ? null : await startRedis(dir);
   const redisUrl = process.env.REDIS_URL ?? redis?.url ?? '';
   try {

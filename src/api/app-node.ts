@@ -76,9 +76,11 @@ export async function startAppNode(opts: AppNodeOptions): Promise<AppNode> {
     ...opts.readiness,
   });
   readiness.onChange((snapshot) => {
-    if (snapshot.ready) log.info({ appliedSeq: snapshot.appliedSeq }, 'ready');
-    else
-      log.warn({ reason: snapshot.reason, appliedSeq: snapshot.appliedSeq }, `not ready: ${snapshot.detail}`);
+    const fields = { reason: snapshot.reason, appliedSeq: snapshot.appliedSeq };
+    if (snapshot.ready) log.info(fields, 'ready');
+    // Stopping is the ordinary end, not a fault.
+    else if (snapshot.reason === 'stopping') log.info(fields, `not ready: ${snapshot.detail}`);
+    else log.warn(fields, `not ready: ${snapshot.detail}`);
   });
   readiness.start();
   const ctx: AppContext = {

@@ -248,8 +248,9 @@ export class FeedFollower {
     const now = this.#now();
     this.#lastDeliveryAt = now;
     if (this.#state === 'stalled') this.#state = 'following';
-    // Whether the stream holds more than this delivery, from what this process knows, not the server's count.
-    const moreKnown = this.#streamSeq > newest.seq;
+    // Whether the stream holds more than this delivery, from what this process knows (its own acknowledged
+    // appends run ahead of their deliveries under load), not from the server's count.
+    const moreKnown = Math.max(this.#streamSeq, this.#source.ackedSeq ?? 0) > newest.seq;
     if (newest.seq > this.#streamSeq) this.#streamSeq = newest.seq;
     this.#lag.note(newest.seq, now);
     if (this.#buffer.length >= this.#maxBatch) {
