@@ -38,17 +38,16 @@ export function acknowledgedResults(proc: Proc): Array<{ graphId: string; taskId
 }
 
 /** The whole stream, read by a store of the test's own (the truth every assertion is made on). */
-export async function readStream(nats: TestNats): Promise<{ entries: TrailEntry[]; close(): Promise<void> }> {
+export async function readStream(nats: TestNats): Promise<TrailEntry[]> {
   const nc: NatsConnection = await nats.connect('chaos-reader');
-  const store = await EventStore.open(nc, nats.settings);
-  const entries = await store.readAll();
-  return {
-    entries,
-    async close() {
-      await store.close();
-      await nc.close();
-    },
-  };
+  try {
+    const store = await EventStore.open(nc, nats.settings);
+    const entries = await store.readAll();
+    await store.close();
+    return entries;
+  } finally {
+    await nc.close();
+  }
 }
 
 export type Event = TrailEntry & { event: DomainEvent };

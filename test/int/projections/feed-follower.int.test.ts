@@ -6,7 +6,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DomainEvent } from '../../../src/events/index.ts';
 import { FeedFollower, type FeedStall, Projector, ReadModel } from '../../../src/projections/index.ts';
 import { EventStore } from '../../../src/store/event-store.ts';
-import { makeTempDir, removeTempDir, startTestNats, type TestNats, waitUntil } from '../../kit/index.ts';
+import {
+  makeTempDir,
+  removeTempDir,
+  startTestNats,
+  type TestNats,
+  useTestStore,
+  waitUntil,
+} from '../../kit/index.ts';
 import { graphEvent } from '../store/store-fixtures.ts';
 
 /** Follows the store with a FeedFollower that records what it applies, until stop(). */
@@ -35,24 +42,13 @@ function follow(store: EventStore, fromSeq: number) {
 }
 
 describe('FeedFollower over a real nats-server', () => {
-  let nats: TestNats;
-  let nc: NatsConnection;
-  let store: EventStore;
-
-  beforeAll(async () => {
-    nats = await startTestNats();
-    nc = await nats.connect();
-    store = await EventStore.open(nc, nats.settings);
-  });
-  afterAll(async () => {
-    await nats?.cleanup();
-  });
+  const t = useTestStore();
 
   /** Deletes every consumer of the stream on the server, as if it had been lost under its feed. */
   async function deleteConsumers(): Promise<void> {
-    const jsm = await jetstreamManager(nc);
-    for await (const info of jsm.consumers.list(nats.settings.streamName)) {
-      await jsm.consumers.delete(nats.settings.streamName, info.name);
+    const jsm = await jetstreamManager(t.nc);
+    for await (const info of jsm.consumers.list(t.nats.settings.streamName)) {
+      await jsm.consumers.delete(t.nats.settings.streamName, info.name);
     }
   }
 
@@ -68,16 +64,16 @@ describe('FeedFollower over a real nats-server', () => {
 
   it('starts a feed that went quiet again, so an acknowledged append is still applied', async () => {
     const graphId = randomUUID();
-    const first = await append(store, graphEvent(graphId, 0));
-    const feed = follow(store, first);
+    const first = await append(t.store, graphEvent(graphId, 0));
+    const feed = follow(t.store, first);
     try {
       await waitUntil(() => feed.applied.includes(first), { message: 'the first append' });
-      // Deleting the consumer under the feed: nats.js waits for two missed heartbeats (about 30 s) before
+      // Deleting the consumer under the feed: t.nats.js waits for two missed heartbeats (about 30 s) before
       // it makes a new one; the watchdog sees an acknowledged append go undelivered sooner.
       await deleteConsumers();
       const later = [
-        await append(store, graphEvent(graphId, 1)),
-        await append(store, graphEvent(graphId, 2)),
+        await append(t.store, graphEvent(graphId, 1)),
+        await append(t.store, graphEvent(graphId, 2)),
       ];
       await waitUntil(() => feed.applied.length === 3, {
         message: 'the appends after the stall',
@@ -93,14 +89,14 @@ describe('FeedFollower over a real nats-server', () => {
 
   it('starts a quiet feed again for appends of another process too, once it has asked the stream', async () => {
     const graphId = randomUUID();
-    const first = await append(store, graphEvent(graphId, 0));
-    const feed = follow(store, first);
-    const otherNc = await nats.connect('another-process');
+    const first = await append(t.store, graphEvent(graphId, 0));
+    const feed = follow(t.store, first);
+    const otherNc = await t.nats.connect('another-process');
     try {
       await waitUntil(() => feed.applied.length === 1, { message: 'the first append' });
       await deleteConsumers();
-      // Appended by another store: this one acknowledged nothing past the feed, so only the stream knows.
-      const other = await EventStore.open(otherNc, nats.settings);
+      // Appended by another t.store: this one acknowledged nothing past the feed, so only the stream knows.
+      const other = await EventStore.open(otherNc, t.nats.settings);
       const seq = await append(other, graphEvent(graphId, 1));
       await waitUntil(() => feed.applied.length === 2, { message: 'the foreign append', timeoutMs: 8_000 });
       expect(feed.applied).toEqual([first, seq]);

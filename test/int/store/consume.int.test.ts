@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { NatsConnection } from '@nats-io/transport-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { decodeEvent } from '../../../src/events/index.ts';
-import { EventStore, type RawStoredMessage } from '../../../src/store/event-store.ts';
-import { publishRaw, startTestNats, type TestNats, testNatsIsExternal, waitUntil } from '../../kit/index.ts';
+import type { EventStore, RawStoredMessage } from '../../../src/store/event-store.ts';
+import { publishRaw, testNatsIsExternal, useTestStore, waitUntil } from '../../kit/index.ts';
 import { graphEvent, reasonOf } from './store-fixtures.ts';
 
 /** Runs store.consume in the background, collecting what it delivers until stop(). */
@@ -27,24 +26,13 @@ function collect(store: EventStore, fromSeq: number, filter?: string) {
 }
 
 describe('EventStore.consume', () => {
-  let nats: TestNats;
-  let nc: NatsConnection;
-  let store: EventStore;
-
-  beforeAll(async () => {
-    nats = await startTestNats();
-    nc = await nats.connect();
-    store = await EventStore.open(nc, nats.settings);
-  });
-  afterAll(async () => {
-    await nats?.cleanup();
-  });
+  const t = useTestStore();
 
   async function appendMany(graphId: string, count: number, from = 0): Promise<number[]> {
     const acks = await Promise.all(
       Array.from({ length: count }, (_, i) =>
-        store.append({
-          subject: store.subjects.graph(graphId),
+        t.store.append({
+          subject: t.store.subjects.graph(graphId),
           event: graphEvent(graphId, from + i),
           expectedLastSubjectSeq: null,
           msgId: randomUUID(),
@@ -58,7 +46,7 @@ describe('EventStore.consume', () => {
     const graphId = randomUUID();
     const earlier = await appendMany(graphId, 5);
     const from = earlier[2] ?? 0;
-    const feed = collect(store, from);
+    const feed = collect(t.store, from);
     try {
       await waitUntil(() => feed.received.length === 3, { message: 'the stored tail' });
       expect(feed.seqs()).toEqual(earlier.slice(2));
@@ -72,7 +60,7 @@ describe('EventStore.consume', () => {
       const last = feed.received.at(-1);
       const decoded = last ? decodeEvent(last.data) : null;
       expect(decoded?.ok && reasonOf(decoded.event)).toBe('r13');
-      expect(last?.subject).toBe(store.subjects.graph(graphId));
+      expect(last?.subject).toBe(t.store.subjects.graph(graphId));
     } finally {
       await feed.stop();
     }
@@ -80,18 +68,18 @@ describe('EventStore.consume', () => {
 
   it("hands over this store's own appends already checked, and leaves everything else to decode", async () => {
     const graphId = randomUUID();
-    const feed = collect(store, (await store.lastSeq()) + 1);
+    const feed = collect(t.store, (await t.store.lastSeq()) + 1);
     try {
       const own = graphEvent(graphId, 1);
-      const ownAck = await store.append({
-        subject: store.subjects.graph(graphId),
+      const ownAck = await t.store.append({
+        subject: t.store.subjects.graph(graphId),
         event: own,
         expectedLastSubjectSeq: null,
         msgId: randomUUID(),
       });
       // Another writer's publish of an event of the same subject: never handed over as checked.
       const foreign = graphEvent(graphId, 2);
-      const foreignSeq = await publishRaw(nc, store.subjects.graph(graphId), JSON.stringify(foreign));
+      const foreignSeq = await publishRaw(t.nc, t.store.subjects.graph(graphId), JSON.stringify(foreign));
       await waitUntil(() => feed.received.length === 2, { message: 'both events' });
       const [first, second] = feed.received;
       expect(first?.seq).toBe(ownAck.seq);
@@ -108,13 +96,13 @@ describe('EventStore.consume', () => {
 
   it('refuses to append an event its schema refuses, and publishes nothing', async () => {
     const graphId = randomUUID();
-    const tail = await store.lastSeq();
+    const tail = await t.store.lastSeq();
     const broken = { ...graphEvent(graphId), data: { reason: 42 } } as unknown as ReturnType<
       typeof graphEvent
     >;
     await expect(
-      store.append({
-        subject: store.subjects.graph(graphId),
+      t.store.append({
+        subject: t.store.subjects.graph(graphId),
         event: broken,
         expectedLastSubjectSeq: null,
         msgId: randomUUID(),
@@ -123,13 +111,13 @@ describe('EventStore.consume', () => {
       code: 'AM_ERR_INTERNAL',
       message: expect.stringMatching(/invalid GraphCancelled/),
     });
-    expect(await store.lastSeq()).toBe(tail);
+    expect(await t.store.lastSeq()).toBe(tail);
   });
 
   it('counts down `pending` during a replay and reaches 0 at the tail', async () => {
-    const start = (await store.lastSeq()) + 1;
+    const start = (await t.store.lastSeq()) + 1;
     await appendMany(randomUUID(), 50);
-    const feed = collect(store, start);
+    const feed = collect(t.store, start);
     try {
       await waitUntil(() => feed.received.length === 50, { message: '50 messages' });
       expect(feed.received[0]?.pending).toBe(49);
@@ -142,10 +130,12 @@ describe('EventStore.consume', () => {
   it('starts from the beginning when fromSeq <= 1 and honours a filter', async () => {
     const graphId = randomUUID();
     const seqs = await appendMany(graphId, 3);
-    const all = collect(store, 0);
-    const one = collect(store, -5, store.subjects.graphTrail(graphId));
+    const all = collect(t.store, 0);
+    const one = collect(t.store, -5, t.store.subjects.graphTrail(graphId));
     try {
-      await waitUntil(async () => all.received.length === (await store.lastSeq()), { message: 'the stream' });
+      await waitUntil(async () => all.received.length === (await t.store.lastSeq()), {
+        message: 'the stream',
+      });
       expect(all.received[0]?.seq).toBe(1);
       await waitUntil(() => one.received.length === 3, { message: "the graph's messages" });
       expect(one.seqs()).toEqual(seqs);
@@ -158,7 +148,7 @@ describe('EventStore.consume', () => {
     const abort = new AbortController();
     abort.abort();
     const got: RawStoredMessage[] = [];
-    for await (const m of store.consume(1, { signal: abort.signal })) got.push(m);
+    for await (const m of t.store.consume(1, { signal: abort.signal })) got.push(m);
     expect(got).toEqual([]);
   });
 
@@ -168,12 +158,12 @@ describe('EventStore.consume', () => {
       async () => {
         const graphId = randomUUID();
         const before = await appendMany(graphId, 3);
-        const feed = collect(store, before[0] ?? 1, store.subjects.graphTrail(graphId));
+        const feed = collect(t.store, before[0] ?? 1, t.store.subjects.graphTrail(graphId));
         try {
           await waitUntil(() => feed.received.length === 3, { message: 'the appends before the restart' });
 
-          await nats.kill();
-          await nats.restart();
+          await t.nats.kill();
+          await t.nats.restart();
           // Publishes wait in the client's buffer until it has reconnected.
           const after = await appendMany(graphId, 3, 10);
 
