@@ -101,8 +101,9 @@ export function createWorker(handlers: WorkerHandlers, opts: WorkerOptions): Wor
   let claimTroubleReported = false;
   const unsubscribeHints = opts.transport.onReadyHint?.(() => wakeIdle?.());
   const unsubscribeLink = opts.transport.onLinkChange((change) => emit({ type: 'link', ...change }));
-  /** For the calls of a shutdown: retried until the stop deadline, not longer. */
-  const untilStopDeadline: CallOptions = { retryUntil: () => stopDeadline };
+  /** Calls that give a task back: while stopping, retried until the stop deadline and not longer. */
+  const releaseCall = (): CallOptions =>
+    Number.isFinite(stopDeadline) ? { retryUntil: () => stopDeadline } : {};
 
   async function slot(): Promise<void> {
     let failures = 0;
@@ -154,7 +155,7 @@ export function createWorker(handlers: WorkerHandlers, opts: WorkerOptions): Wor
   /** A long-poll aborted by shutdown may have claimed a task server-side: ask again by requestId and give it back. */
   async function releaseOrphan(requestId: string): Promise<void> {
     try {
-      const claim = await opts.transport.claim({ requestId, waitMs: 0 }, untilStopDeadline);
+      const claim = await opts.transport.claim({ requestId, waitMs: 0 }, releaseCall());
       if (claim) await release(claim, 'worker shutting down');
     } catch {
       // The lease will expire and the task will be offered again.
@@ -165,7 +166,7 @@ export function createWorker(handlers: WorkerHandlers, opts: WorkerOptions): Wor
     await opts.transport.release(
       claim.task.id,
       { graphId: claim.task.graphId, claimToken: claim.claimToken, reason },
-      untilStopDeadline,
+      releaseCall(),
     );
     stats.released += 1;
     emit({ type: 'released', task: claim.task, reason });
@@ -215,7 +216,7 @@ export function createWorker(handlers: WorkerHandlers, opts: WorkerOptions): Wor
       // In order, and never blocking the task: progress is best effort.
       progressChain = progressChain
         .then(() => {
-          const until = Math.min(Date.now() + PROGRESS_RETRY_MS, stopDeadline);
+          const until = Date.now() + PROGRESS_RETRY_MS;
           return opts.transport.progress(
             task.id,
             { graphId: task.graphId, claimToken, step, index },
