@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { CommandPorts } from '../commands/index.ts';
+import type { TurnEnd } from '../nats/turn-end.ts';
 import type { Projector, ReadModel, ReadyIndex } from '../projections/index.ts';
 import type { EventStore } from '../store/event-store.ts';
 import type { PrincipalCache } from './principal-cache.ts';
@@ -16,6 +17,8 @@ export interface AppContext {
   /** append/waitFor/clock/ids for handleCommand. */
   ports: CommandPorts;
   log: Logger;
+  /** The end-of-turn scheduler the node's store, command service and projector share (see TurnEnd). */
+  turnEnd: TurnEnd;
   /** SHA-256 (hex) of AM_ADMIN_TOKEN, or null when no bootstrap admin is configured. */
   adminTokenHash: string | null;
   /** Active agents by token hash, kept in step with the agents projection. */

@@ -1,5 +1,6 @@
 import type { NatsConnection } from '@nats-io/nats-core';
 import pino, { type Logger } from 'pino';
+import { TurnEnd } from '../nats/turn-end.ts';
 import { Projector, ReadModel, ReadyIndex } from '../projections/index.ts';
 import { EventStore } from '../store/event-store.ts';
 import { lockReadModelFile } from '../store/home-lock.ts';
@@ -45,10 +46,12 @@ export async function startAppNode(opts: AppNodeOptions): Promise<AppNode> {
   const log = opts.log ?? pino({ level: 'silent' });
   // Before anything else: a second process on this file is refused, not let loose on its rows.
   const fileLock = lockReadModelFile(opts.dbPath);
+  // One per node: its appends, its command replies and its projector's fold are scheduled together.
+  const turnEnd = new TurnEnd();
   let store: EventStore;
   let readModel: ReadModel;
   try {
-    store = await EventStore.open(opts.nc, opts.store);
+    store = await EventStore.open(opts.nc, opts.store, { turnEnd });
     readModel = ReadModel.open(opts.dbPath);
   } catch (error) {
     fileLock.release();
@@ -61,6 +64,7 @@ export async function startAppNode(opts: AppNodeOptions): Promise<AppNode> {
     source: store,
     subjects: store.subjects,
     readyIndex,
+    afterSends: (work) => turnEnd.afterSends(work),
     onError: (error) => {
       log.fatal({ err: error }, 'the projector stopped: this read model can no longer be trusted');
       opts.onProjectorFailure?.(error);
@@ -90,6 +94,7 @@ export async function startAppNode(opts: AppNodeOptions): Promise<AppNode> {
     readyIndex,
     readiness,
     log,
+    turnEnd,
     adminTokenHash: opts.adminToken ? hashToken(opts.adminToken) : null,
     principals: new PrincipalCache(projector),
     ports: {

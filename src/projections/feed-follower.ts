@@ -1,6 +1,5 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { DomainEvent } from '../events/index.ts';
-import { afterTurnSends } from '../turn-end.ts';
 import { FeedLag } from './feed-lag.ts';
 
 /** A stored message as the event store delivers it, undecoded, so unreadable ones can be recorded. */
@@ -86,6 +85,11 @@ export interface FeedFollowerOptions {
    * one-shot replay that should report an unreachable stream rather than wait for it. Default false.
    */
   stopOnFeedError?: boolean;
+  /**
+   * Runs `work` at the end of this event-loop turn, after the turn's command replies and appends are
+   * written (the node's TurnEnd). Default: setImmediate.
+   */
+  afterSends?: (work: () => void) => void;
   /** Default `Date.now`. */
   now?: () => number;
 }
@@ -99,7 +103,7 @@ const RETRY_MS = [250, 500, 1000, 2000, 5000] as const;
  *
  * - At the tail (the server says nothing is pending, or nothing beyond this delivery is known) the batch
  *   is applied at the end of the event-loop turn, after the turn's command replies and appends are
- *   written (afterTurnSends): no request waits behind a fold it does not need.
+ *   written (`afterSends`): no request waits behind a fold it does not need.
  * - Behind the tail a batch fills up to `maxBatch`, but never waits longer than `maxHoldMs`: a replay
  *   builds big batches, and a miscounted `pending` costs at most that hold, never a freeze.
  * - A watchdog compares what was applied, what was delivered and what the stream is known to hold (this
@@ -122,6 +126,7 @@ export class FeedFollower {
   readonly #onFeedError: ((error: unknown) => void) | undefined;
   readonly #stopOnFeedError: boolean;
   readonly #now: () => number;
+  readonly #afterSends: (work: () => void) => void;
   readonly #stop = new AbortController();
   readonly #lag: FeedLag;
 
@@ -155,6 +160,7 @@ export class FeedFollower {
     this.#onFeedError = opts.onFeedError;
     this.#stopOnFeedError = opts.stopOnFeedError ?? false;
     this.#now = opts.now ?? Date.now;
+    this.#afterSends = opts.afterSends ?? setImmediate;
     this.#appliedSeq = Math.max(0, opts.fromSeq - 1);
     this.#deliveredSeq = this.#appliedSeq;
     this.#streamSeq = this.#appliedSeq;
@@ -286,11 +292,11 @@ export class FeedFollower {
     this.#lag.applied(last.seq);
   }
 
-  /** Applies at the end of this event-loop turn, after its sends (see afterTurnSends). */
+  /** Applies at the end of this event-loop turn, after its sends (`afterSends`). */
   #scheduleFlush(): void {
     if (this.#flushScheduled) return;
     this.#flushScheduled = true;
-    afterTurnSends(() => {
+    this.#afterSends(() => {
       this.#flushScheduled = false;
       this.#applyBuffered();
       if (this.#buffer.length > 0) this.#scheduleFlush();

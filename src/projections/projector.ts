@@ -66,6 +66,8 @@ export interface ProjectorOptions {
   onFeedError?: (error: unknown) => void;
   /** Tuning of the feed (hold, stall and probe times; whether a failing feed stops it); see FeedFollowerOptions. */
   feed?: { maxHoldMs?: number; stallMs?: number; probeIntervalMs?: number; stopOnFeedError?: boolean };
+  /** Runs a fold after the turn's sends (the node's TurnEnd); default setImmediate. */
+  afterSends?: (work: () => void) => void;
 }
 
 type Waiter = { seq: number; resolve: (reached: boolean) => void; timer: NodeJS.Timeout | null };
@@ -91,6 +93,7 @@ export class Projector {
   private readonly onFeedStall: ProjectorOptions['onFeedStall'];
   private readonly onFeedError: ProjectorOptions['onFeedError'];
   private readonly feedOptions: NonNullable<ProjectorOptions['feed']>;
+  private readonly afterSends: ProjectorOptions['afterSends'];
   private waiters: Waiter[] = [];
   private applied = 0;
   private follower: FeedFollower | null = null;
@@ -114,6 +117,7 @@ export class Projector {
     this.onFeedStall = opts.onFeedStall;
     this.onFeedError = opts.onFeedError;
     this.feedOptions = opts.feed ?? {};
+    this.afterSends = opts.afterSends;
     this.applied = this.readModel.checkpoint.read();
   }
 
@@ -163,6 +167,7 @@ export class Projector {
       apply: (messages) => this.applyBatch(messages),
       maxBatch: this.maxBatch,
       ...this.feedOptions,
+      ...(this.afterSends ? { afterSends: this.afterSends } : {}),
       ...(this.onFeedStall ? { onStall: this.onFeedStall } : {}),
       ...(this.onFeedError ? { onFeedError: this.onFeedError } : {}),
     });

@@ -14,8 +14,9 @@ import type { Msg, MsgHdrs } from '@nats-io/nats-core';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { AppError, StreamSequenceConflict } from '../errors.ts';
 import { type DomainEvent, decodeEvent, encodeEvent, Subjects, validateEvent } from '../events/index.ts';
-import { encodeHeaders } from '../nats-encoded-headers.ts';
-import { NatsRequestMux, NatsRequestReconnectedError } from '../nats-request-mux.ts';
+import { encodeHeaders } from '../nats/encoded-headers.ts';
+import { NatsRequestMux, NatsRequestReconnectedError } from '../nats/request-mux.ts';
+import { TurnEnd } from '../nats/turn-end.ts';
 import { LIMITS } from '../protocol/limits.ts';
 import { ConnectionWatch } from './connection-watch.ts';
 import { ensureStream } from './ensure-stream.ts';
@@ -102,10 +103,10 @@ export class EventStore {
   /** The highest sequence an append of this store was acknowledged with. */
   #ackedSeq = 0;
 
-  private constructor(nc: NatsConnection, jsm: JetStreamManager, settings: StoreSettings) {
+  private constructor(nc: NatsConnection, jsm: JetStreamManager, settings: StoreSettings, turnEnd: TurnEnd) {
     this.#nc = nc;
     this.#js = jetstream(nc);
-    this.#requests = new NatsRequestMux(nc);
+    this.#requests = new NatsRequestMux(nc, { turnEnd });
     this.#jsm = jsm;
     this.settings = Object.freeze({ ...settings });
     this.subjects = new Subjects(settings.subjectPrefix);
@@ -123,11 +124,18 @@ export class EventStore {
     return !this.#nc.isClosed() && this.#watch.connected;
   }
 
-  /** Ensures the stream (create or update) and returns a store over it. The caller owns `nc`. */
-  static async open(nc: NatsConnection, settings: StoreSettings): Promise<EventStore> {
+  /**
+   * Ensures the stream (create or update) and returns a store over it. The caller owns `nc`. `turnEnd`:
+   * the scheduler its appends leave through, shared with the rest of the node (default: its own).
+   */
+  static async open(
+    nc: NatsConnection,
+    settings: StoreSettings,
+    opts: { turnEnd?: TurnEnd } = {},
+  ): Promise<EventStore> {
     try {
       await ensureStream(nc, settings);
-      return new EventStore(nc, await jetstreamManager(nc), settings);
+      return new EventStore(nc, await jetstreamManager(nc), settings, opts.turnEnd ?? new TurnEnd());
     } catch (error) {
       throw toStoreError(error, `could not ensure stream ${settings.streamName}`);
     }

@@ -1,7 +1,7 @@
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
-import { type EncodedHeaders, encodeHeaders } from '../nats-encoded-headers.ts';
-import { NatsRequestMux } from '../nats-request-mux.ts';
+import { type EncodedHeaders, encodeHeaders } from '../nats/encoded-headers.ts';
+import { NatsRequestMux } from '../nats/request-mux.ts';
 import type {
   ClaimReply,
   ClaimRequest,

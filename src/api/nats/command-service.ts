@@ -1,8 +1,7 @@
 import { Match, type Msg, type NatsConnection, type Subscription } from '@nats-io/nats-core';
 import { AppError, isAppError } from '../../errors.ts';
+import { utf8Bytes } from '../../nats/utf8-bytes.ts';
 import type { CommandReply } from '../../protocol/index.ts';
-import { sendAtTurnEnd } from '../../turn-end.ts';
-import { utf8Bytes } from '../../utf8-bytes.ts';
 import { AgentRateLimit } from '../agent-rate-limit.ts';
 import type { AppContext } from '../app-context.ts';
 import { invoke, OPERATIONS, type Operation } from '../operations.ts';
@@ -123,7 +122,7 @@ export function startCommandService(opts: CommandServiceOptions): CommandService
     const reply = await replyTo(msg);
     if (!msg.reply) return;
     // Replies of one event-loop turn leave in one socket write, with the turn's appends (see turn-end.ts).
-    sendAtTurnEnd(() => respond(msg, reply));
+    ctx.turnEnd.send(() => respond(msg, reply));
   }
 
   async function replyTo(msg: Msg): Promise<CommandReply> {

@@ -7,6 +7,7 @@ const SRC = resolve(import.meta.dirname, '../../../src');
 /** DESIGN.md "Which folder may use which", as this codebase keeps it. */
 const ALLOWED: Record<string, readonly string[]> = {
   protocol: [],
+  nats: [],
   events: ['protocol'],
   commands: ['events', 'protocol'],
   agents: ['protocol'],
@@ -29,14 +30,10 @@ const ALLOWED: Record<string, readonly string[]> = {
     'nats',
   ],
 };
-/** Leaves at the top of src/: errors.ts and config.ts are for everyone, the NATS plumbing is group `nats`. */
+/** Leaves at the top of src/: errors.ts and config.ts are for everyone. */
 const LEAVES: Record<string, string> = {
   'errors.ts': 'leaf',
   'config.ts': 'leaf',
-  'turn-end.ts': 'leaf',
-  'utf8-bytes.ts': 'leaf',
-  'nats-encoded-headers.ts': 'nats',
-  'nats-request-mux.ts': 'nats',
 };
 /** Type-only imports across a boundary, each with its reason. */
 const TYPE_ONLY_EXCEPTIONS = new Set([

@@ -1,11 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { TurnEnd } from '../../../src/nats/turn-end.ts';
 import {
   FeedFollower,
   type FeedSource,
   type FeedStall,
   type RawStoredMessage,
 } from '../../../src/projections/feed-follower.ts';
-import { sendAtTurnEnd } from '../../../src/turn-end.ts';
 
 /**
  * An in-memory stand-in for the event store's feed (this is pure code under test): each
@@ -66,7 +66,11 @@ class FakeFeed implements FeedSource {
   }
 }
 
-function follow(source: FakeFeed, opts: { fromSeq?: number; apply?: (seqs: number[]) => void } = {}) {
+function follow(
+  source: FakeFeed,
+  opts: { fromSeq?: number; apply?: (seqs: number[]) => void; turnEnd?: TurnEnd } = {},
+) {
+  const turnEnd = opts.turnEnd ?? new TurnEnd();
   const applied: number[][] = [];
   const stalls: FeedStall[] = [];
   const feedErrors: unknown[] = [];
@@ -85,6 +89,7 @@ function follow(source: FakeFeed, opts: { fromSeq?: number; apply?: (seqs: numbe
     watchIntervalMs: 250,
     onStall: (stall) => stalls.push(stall),
     onFeedError: (error) => feedErrors.push(error),
+    afterSends: (work) => turnEnd.afterSends(work),
   });
   const running = follower.run();
   running.catch(() => {});
@@ -102,7 +107,6 @@ describe('FeedFollower', () => {
     vi.useFakeTimers();
   });
   afterEach(async () => {
-    // turn-end.ts keeps its queue in the module: leave no fake setImmediate of it behind.
     await vi.runOnlyPendingTimersAsync();
     vi.useRealTimers();
   });
@@ -111,10 +115,11 @@ describe('FeedFollower', () => {
     it('applies the delivery at the end of the event-loop turn, after the sends queued in it', async () => {
       const source = new FakeFeed();
       const order: string[] = [];
-      const feed = follow(source, { apply: (seqs) => order.push(`apply ${seqs.join(',')}`) });
+      const turnEnd = new TurnEnd();
+      const feed = follow(source, { apply: (seqs) => order.push(`apply ${seqs.join(',')}`), turnEnd });
       await advance();
       source.deliver([1, 2]);
-      sendAtTurnEnd(() => order.push('send'));
+      turnEnd.send(() => order.push('send'));
       await advance();
       expect(order).toEqual(['send', 'apply 1,2']);
       expect(feed.follower.status()).toMatchObject({ appliedSeq: 2, deliveredSeq: 2, lagMs: 0 });

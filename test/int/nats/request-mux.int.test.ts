@@ -8,8 +8,8 @@ import {
   NatsRequestMux,
   NatsRequestReconnectedError,
   NatsRequestTimeoutError,
-} from '../../src/nats-request-mux.ts';
-import { startTestNats, type TestNats } from '../kit/index.ts';
+} from '../../../src/nats/request-mux.ts';
+import { startTestNats, type TestNats } from '../../kit/index.ts';
 
 describe('NatsRequestMux over a real nats-server', () => {
   let nats: TestNats;

@@ -5,7 +5,7 @@ import {
   type NatsConnection,
   type Subscription,
 } from '@nats-io/nats-core';
-import { sendAtTurnEnd } from './turn-end.ts';
+import { TurnEnd } from './turn-end.ts';
 import { utf8Bytes } from './utf8-bytes.ts';
 
 /** A request got no reply within its timeout. */
@@ -58,7 +58,7 @@ const SWEEP_MS = 50;
  * second that was about a tenth of the AM server's CPU. Here a request is a map entry and a publish;
  * one coarse interval sweeps deadlines while anything is open.
  *
- * Requests made during one turn of the event loop are published together at its end (sendAtTurnEnd), with
+ * Requests made during one turn of the event loop are published together at its end (TurnEnd), with
  * whatever else the connection sends then (command replies): the appends of all the commands a socket
  * read delivered leave in one write.
  */
@@ -70,7 +70,12 @@ export class NatsRequestMux {
   #next = 0;
   #sweeper: NodeJS.Timeout | null = null;
 
-  constructor(nc: NatsConnection, inboxPrefix?: string) {
+  readonly #turnEnd: TurnEnd;
+
+  /** `turnEnd`: shared with whatever else sends on `nc` in this process part (default: its own). */
+  constructor(nc: NatsConnection, opts: { inboxPrefix?: string; turnEnd?: TurnEnd } = {}) {
+    const inboxPrefix = opts.inboxPrefix;
+    this.#turnEnd = opts.turnEnd ?? new TurnEnd();
     this.#nc = nc;
     this.#prefix = `${createInbox(inboxPrefix)}.`;
     this.#sub = nc.subscribe(`${this.#prefix}*`, { callback: (error, msg) => this.#onReply(error, msg) });
@@ -102,7 +107,7 @@ export class NatsRequestMux {
         reject,
       });
       this.#startSweeping();
-      sendAtTurnEnd(() => this.#publish(subject, data, token, opts.headers));
+      this.#turnEnd.send(() => this.#publish(subject, data, token, opts.headers));
     });
   }
 

@@ -1,6 +1,6 @@
 import { headers } from '@nats-io/nats-core';
 import { describe, expect, it } from 'vitest';
-import { encodeHeaders } from '../../src/nats-encoded-headers.ts';
+import { encodeHeaders } from '../../../src/nats/encoded-headers.ts';
 
 const decoder = new TextDecoder();
 
