@@ -4,7 +4,7 @@ import {
   decideReportProgress,
   decideSubmitResult,
 } from '../commands/index.ts';
-import { isAppError } from '../errors.ts';
+import { AppError, isAppError } from '../errors.ts';
 import type {
   HeartbeatReply,
   HeartbeatRequest,
@@ -67,7 +67,13 @@ async function untilClaimApplied(ctx: AppContext, claimToken: string): Promise<v
   // the stream's end, and one past it names no claim: refuse it now rather than after the whole wait.
   if (await ctx.projector.waitFor(seq, CLAIM_APPLY_GRACE_MS)) return;
   if (seq > (await ctx.store.lastSeq())) return;
-  await ctx.projector.waitFor(seq, 5_000 - CLAIM_APPLY_GRACE_MS);
+  if (await ctx.projector.waitFor(seq, 5_000 - CLAIM_APPLY_GRACE_MS)) return;
+  // The claim is in the stream but not in this read model yet (its feed is being restarted, say): this
+  // server cannot tell whether the claim is current. Saying "stale" would make the holder drop a valid
+  // result; a 503 makes it try again, here or elsewhere.
+  throw new AppError('AM_ERR_NOT_READY', `this server has not applied claim ${claimToken} yet; retry`, {
+    details: { reason: 'claim_not_applied', retryAfterSec: 1 },
+  });
 }
 
 const CLAIM_APPLY_GRACE_MS = 200;

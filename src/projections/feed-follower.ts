@@ -70,7 +70,7 @@ export interface FeedFollowerOptions {
    * a burst, when waiting builds bigger batches). Default 20 ms.
    */
   maxHoldMs?: number;
-  /** A feed that delivered nothing for this long while the stream is known to hold more is started again. Default 3000 ms. */
+  /** A feed that delivered nothing for this long while the stream is known to hold more is started again. Default 2000 ms. */
   stallMs?: number;
   /** How often the stream's last sequence is asked. Default 1000 ms. */
   probeIntervalMs?: number;
@@ -153,7 +153,7 @@ export class FeedFollower {
     this.#apply = opts.apply;
     this.#maxBatch = opts.maxBatch ?? 500;
     this.#maxHoldMs = opts.maxHoldMs ?? 20;
-    this.#stallMs = opts.stallMs ?? 3_000;
+    this.#stallMs = opts.stallMs ?? 2_000;
     this.#probeIntervalMs = opts.probeIntervalMs ?? 1_000;
     this.#watchIntervalMs = opts.watchIntervalMs ?? 250;
     this.#onStall = opts.onStall;

@@ -201,10 +201,15 @@ export class NatsTransport implements WorkerTransport {
     });
   }
 
-  /** The connection's own news: a disconnect is a lost link at once, not at the next request's timeout. */
+  /**
+   * The connection's own news: a disconnect is a lost link at once, not at the next request's timeout; at
+   * a reconnect, requests still open fail at once (their replies went nowhere while this client was away)
+   * and are retried with the same body, instead of each waiting out its timeout.
+   */
   private async followStatus(): Promise<void> {
     for await (const status of this.nc.status()) {
       if (status.type === 'disconnect') this.link.lost(`NATS disconnected (${String(this.opts.servers)})`);
+      else if (status.type === 'reconnect') this.requests.reconnected();
     }
   }
 

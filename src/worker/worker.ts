@@ -10,6 +10,9 @@ const PROGRESS_RETRY_MS = 5_000;
 /** How long a finished task's result waits for its progress steps still on the way. */
 const PROGRESS_WAIT_MS = 2_000;
 
+/** A task's end that brought no next claim and asked for none. */
+const NOTHING_NEXT = { next: null, askAgain: null } as const;
+
 /** What a handler gets for one claimed task. */
 export interface TaskInput {
   task: ClaimedTask;
@@ -109,15 +112,20 @@ export function createWorker(handlers: WorkerHandlers, opts: WorkerOptions): Wor
     let failures = 0;
     // A claim handed over with the previous result (SubmitResult `next`) skips the claim round trip.
     let handedOver: ClaimReply | null = null;
+    // Kept until the claim is answered: a request whose reply was lost (the server claimed a task, then
+    // NATS or the server went away) is asked again by the same id and gets that claim, instead of leaving
+    // the task held by nobody until its lease runs out.
+    let requestId: string | null = null;
     while (!stopClaiming.signal.aborted) {
       let claim: ClaimReply | null = handedOver;
       handedOver = null;
       if (claim === null) {
-        const requestId = uuidv4();
+        requestId ??= uuidv4();
+        const id = requestId;
         try {
           claim = await opts.transport.claim(
             {
-              requestId,
+              requestId: id,
               waitMs: claimWaitMs,
               ...(opts.capabilities ? { capabilities: opts.capabilities } : {}),
             },
@@ -125,11 +133,14 @@ export function createWorker(handlers: WorkerHandlers, opts: WorkerOptions): Wor
           );
           failures = 0;
           claimTroubleReported = false;
+          requestId = null;
         } catch (error) {
           if (stopClaiming.signal.aborted) {
-            await releaseOrphan(requestId);
+            await releaseOrphan(id);
             return;
           }
+          // Anything but "unreachable, try again" answered the request: the next one is a new request.
+          if (!isRetryable(error)) requestId = null;
           // Claims are retried for as long as it takes: a server restart or a NATS outage is waited out.
           if (!isRetryable(error) || !claimTroubleReported) {
             emit({
@@ -146,10 +157,15 @@ export function createWorker(handlers: WorkerHandlers, opts: WorkerOptions): Wor
       if (claim === null) continue;
       stats.claimed += 1;
       emit({ type: 'claimed', task: claim.task, claimToken: claim.claimToken });
-      handedOver = await run(claim);
+      const after = await run(claim);
+      handedOver = after.next;
+      // A next claim asked with the result and not handed over may still have been made (its reply lost
+      // with the result's, or it failed after storing): the next claim asks again by the same id.
+      requestId = after.askAgain;
     }
     // Stopped between asking for the next task and getting it: give it back for another worker.
     if (handedOver !== null) await release(handedOver, 'worker shutting down').catch(() => {});
+    else if (requestId !== null) await releaseOrphan(requestId);
   }
 
   /** A long-poll aborted by shutdown may have claimed a task server-side: ask again by requestId and give it back. */
@@ -172,8 +188,11 @@ export function createWorker(handlers: WorkerHandlers, opts: WorkerOptions): Wor
     emit({ type: 'released', task: claim.task, reason });
   }
 
-  /** Runs one claimed task to its end; resolves with the next claim when the result brought one. */
-  async function run(claim: ClaimReply): Promise<ClaimReply | null> {
+  /**
+   * Runs one claimed task to its end; resolves with the next claim when the result brought one, else
+   * with the requestId of the next claim it asked for (to ask again: the server may have made it).
+   */
+  async function run(claim: ClaimReply): Promise<{ next: ClaimReply | null; askAgain: string | null }> {
     const { task, claimToken } = claim;
     const abort = new LazyAbort();
     running.add(abort);
@@ -258,15 +277,15 @@ export function createWorker(handlers: WorkerHandlers, opts: WorkerOptions): Wor
     try {
       if (stopReason === 'cancelled') {
         emit({ type: 'cancelled', task });
-        return null;
+        return NOTHING_NEXT;
       }
       if (stopReason === 'lost') {
         emit({ type: 'lost', task, reason: 'the claim is no longer ours' });
-        return null;
+        return NOTHING_NEXT;
       }
       if (shutdown.signal.aborted && abort.aborted) {
         await release(claim, 'worker shutting down');
-        return null;
+        return NOTHING_NEXT;
       }
       const reply = await opts.transport.submitResult(
         outcome.status === 'completed'
@@ -300,7 +319,8 @@ export function createWorker(handlers: WorkerHandlers, opts: WorkerOptions): Wor
         stats.failed += 1;
         emit({ type: 'failed', task, error: outcome.error });
       }
-      return reply.next ?? null;
+      const handed = reply.next ?? null;
+      return { next: handed, askAgain: handed === null ? (next?.requestId ?? null) : null };
     } catch (error) {
       const code = error instanceof WorkerApiError ? error.code : '';
       if (
@@ -312,9 +332,8 @@ export function createWorker(handlers: WorkerHandlers, opts: WorkerOptions): Wor
       } else {
         emit({ type: 'error', message: `submitting ${task.id} failed: ${(error as Error).message}` });
       }
-      // The server may have claimed the next task before the reply got lost: ask for it and give it back.
-      if (next && !(error instanceof WorkerApiError)) await releaseOrphan(next.requestId);
-      return null;
+      // The server may have claimed the next task before the reply got lost: the slot asks for it again.
+      return { next: null, askAgain: next?.requestId ?? null };
     } finally {
       clearInterval(beat);
     }

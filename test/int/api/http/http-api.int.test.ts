@@ -253,6 +253,25 @@ describe('HTTP API over a real nats-server and a real port', () => {
         expect(reply.status).toBe(202);
       });
     });
+
+    it('answers 503 AM_ERR_NOT_READY, not a stale claim, when the claim is still not applied after 5 s', async () => {
+      const { graphId } = await submit({
+        goal: 'slow read model',
+        options: { priority: 90 },
+        tasks: [{ id: 'late', title: 'L', instructions: 'x' }],
+      });
+      let claimed: ClaimReply | null = null;
+      await withProjectorPaused(async () => {
+        claimed = await claim(worker, 0);
+        expect(claimed?.task).toMatchObject({ graphId, id: 'late' });
+        const refused = await complete(worker, claimed!);
+        // The holder would drop a valid result on a 409; a 503 makes it try again.
+        expect(refused).toMatchObject({ status: 503, body: { code: 'AM_ERR_NOT_READY' } });
+      });
+      // Once the read model has the claim, the same result is taken.
+      await node.ctx.projector.waitFor(Number(claimed!.claimToken), 5_000);
+      expect((await complete(worker, claimed!)).status).toBe(202);
+    }, 15_000);
   });
 
   describe('a command on a graph this server has not projected yet', () => {
