@@ -1,5 +1,6 @@
-import { type AgentState, decideRegisterAgent, decideRevokeAgent, handleCommand } from '../commands/index.ts';
+import { decideRegisterAgent, decideRevokeAgent, handleCommand } from '../commands/index.ts';
 import { AppError } from '../errors.ts';
+import type { AgentState } from '../events/index.ts';
 import type { AgentView, RegisterAgentReply, RegisterAgentRequest, SeqReply } from '../protocol/index.ts';
 import type { AppContext } from './app-context.ts';
 import { BOOTSTRAP_ADMIN_ID, generateToken, hashToken, type Principal } from './principal.ts';

@@ -1,4 +1,4 @@
-import type { GraphState, TaskState } from '../commands/index.ts';
+import type { GraphState, TaskState } from '../events/index.ts';
 import type { ClaimContext, ClaimReply } from '../protocol/index.ts';
 import type { AppContext } from './app-context.ts';
 

@@ -1,6 +1,6 @@
-import { type CommandOutcome, type Decision, type GraphState, handleCommand } from '../commands/index.ts';
+import { type CommandOutcome, type Decision, handleCommand } from '../commands/index.ts';
 import { type AppError, isAppError } from '../errors.ts';
-import type { EventMetadata } from '../events/index.ts';
+import type { EventMetadata, GraphState } from '../events/index.ts';
 import type { AppContext } from './app-context.ts';
 
 /** How long a command or read naming a graph this read model does not know yet waits for it. */

@@ -1,10 +1,10 @@
 import { z } from 'zod';
 import { AppError } from '../errors.ts';
+import type { GraphState, TaskState } from '../events/index.ts';
+import { isDispatching } from '../events/index.ts';
 import { AgentIdSchema, AnyTaskIdSchema, GraphIdSchema, LIMITS } from '../protocol/index.ts';
 import { commandSchema } from './command.ts';
 import type { Decision } from './decision.ts';
-import { isDispatching } from './evolve.ts';
-import type { GraphState, TaskState } from './graph-state.ts';
 import { refuseTerminal, requireGraph, requireTask, taskRef } from './guards.ts';
 
 export const ClaimTaskSchema = commandSchema(

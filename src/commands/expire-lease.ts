@@ -1,10 +1,10 @@
 import { z } from 'zod';
 import { AppError } from '../errors.ts';
+import type { ClaimState, GraphState } from '../events/index.ts';
 import { ClaimTokenSchema } from '../events/index.ts';
 import { AnyTaskIdSchema, GraphIdSchema } from '../protocol/index.ts';
 import { commandSchema } from './command.ts';
 import type { Decision } from './decision.ts';
-import type { ClaimState, GraphState } from './graph-state.ts';
 import { refuseCancelled, requireGraph, requireTask, taskRef } from './guards.ts';
 import { retryDelayMs } from './retry-delay.ts';
 

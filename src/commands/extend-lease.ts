@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { AppError } from '../errors.ts';
+import type { GraphState } from '../events/index.ts';
 import { commandSchema } from './command.ts';
 import type { Decision } from './decision.ts';
-import type { GraphState } from './graph-state.ts';
 import { requireHeldTask, taskRef } from './guards.ts';
 import { holderFields } from './holder.ts';
 

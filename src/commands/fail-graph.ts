@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import { AppError } from '../errors.ts';
+import type { GraphState } from '../events/index.ts';
 import { GraphFailureReasonSchema, GraphIdSchema, LIMITS } from '../protocol/index.ts';
 import { commandSchema } from './command.ts';
 import type { Decision } from './decision.ts';
-import type { GraphState } from './graph-state.ts';
 import { graphRef, requireGraph } from './guards.ts';
 
 export const FailGraphSchema = commandSchema(

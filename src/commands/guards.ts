@@ -1,5 +1,5 @@
 import { AppError } from '../errors.ts';
-import type { ClaimState, GraphState, TaskState } from './graph-state.ts';
+import type { ClaimState, GraphState, TaskState } from '../events/index.ts';
 
 /** The graph a command names, or AM_ERR_GRAPH_NOT_FOUND. */
 export function requireGraph(state: GraphState | null, graphId: string): GraphState | AppError {

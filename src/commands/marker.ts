@@ -1,5 +1,5 @@
 import { AppError } from '../errors.ts';
-import type { MarkerState } from './graph-state.ts';
+import type { MarkerState } from '../events/index.ts';
 
 /**
  * A marker the caller appended itself and still holds: it may renew it (same attempt, a new lease) while

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AppError } from '../errors.ts';
+import type { GraphState } from '../events/index.ts';
 import {
   GraphIdSchema,
   type GraphOptions,
@@ -10,7 +11,6 @@ import {
 } from '../protocol/index.ts';
 import { commandSchema } from './command.ts';
 import type { Decision } from './decision.ts';
-import type { GraphState } from './graph-state.ts';
 import { graphRef } from './guards.ts';
 import { checkPlan } from './plan-validation.ts';
 

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { AppError } from '../errors.ts';
+import type { AgentState } from '../events/index.ts';
 import { AgentRoleSchema } from '../events/index.ts';
 import { AgentIdSchema } from '../protocol/index.ts';
-import type { AgentState } from './agent-state.ts';
 import { commandSchema } from './command.ts';
 import type { Decision } from './decision.ts';
 

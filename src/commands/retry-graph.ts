@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import { AppError } from '../errors.ts';
-import { type GraphFailureReason, GraphIdSchema } from '../protocol/index.ts';
+import { type GraphState, isRetryableFailure } from '../events/index.ts';
+import { GraphIdSchema } from '../protocol/index.ts';
 import { commandSchema } from './command.ts';
 import type { Decision } from './decision.ts';
-import type { GraphState } from './graph-state.ts';
 import { graphRef, requireGraph } from './guards.ts';
 
 export const RetryGraphSchema = commandSchema('RetryGraph', z.object({ graphId: GraphIdSchema }));
@@ -31,9 +31,4 @@ export function decideRetryGraph(command: RetryGraph, state: GraphState | null):
     msgId: `retry:${graphId}:${graph.lastSeq}`,
     event: { type: 'GraphRetried', graphId, data: { tasks: failed } },
   };
-}
-
-/** Failures of tasks (work or synthesis) that a new attempt budget may fix. */
-export function isRetryableFailure(reason: GraphFailureReason | undefined): boolean {
-  return reason === 'task_failed' || reason === 'synthesis_failed';
 }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { AppError } from '../errors.ts';
+import type { AgentState } from '../events/index.ts';
 import { AgentIdSchema, LIMITS } from '../protocol/index.ts';
-import type { AgentState } from './agent-state.ts';
 import { commandSchema } from './command.ts';
 import type { Decision } from './decision.ts';
 

@@ -1,4 +1,4 @@
-import type { GraphState } from './graph-state.ts';
+import type { GraphState } from '../events/index.ts';
 
 /**
  * The tasks a failed audit resets: those it names plus everything that transitively depends on them,

@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import { AppError } from '../errors.ts';
+import type { GraphState } from '../events/index.ts';
 import { GraphIdSchema } from '../protocol/index.ts';
 import { commandSchema } from './command.ts';
 import type { Decision } from './decision.ts';
-import type { GraphState } from './graph-state.ts';
 import { graphRef, refuseTerminal, requireGraph } from './guards.ts';
 import { nextMarkerAttempt } from './marker.ts';
 

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
-import { decideFailGraph, decideRecordAudit, decideStartAudit, type GraphState } from '../commands/index.ts';
+import { decideFailGraph, decideRecordAudit, decideStartAudit } from '../commands/index.ts';
 import { AppError, isAppError } from '../errors.ts';
+import type { GraphState } from '../events/index.ts';
 import { type AuditReport, AuditReportSchema, type GraphFailureReason, LIMITS } from '../protocol/index.ts';
 import type { AuditInput, ManagerAgents } from './manager-agents.ts';
 import type { ManagerRuntime } from './manager-runtime.ts';

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
-import { decideCompleteCycle, type GraphState, isCycleComplete } from '../commands/index.ts';
+import { decideCompleteCycle, isCycleComplete } from '../commands/index.ts';
 import { isAppError } from '../errors.ts';
+import type { GraphState } from '../events/index.ts';
 import type { ManagerRuntime } from './manager-runtime.ts';
 import type { GraphReconciler } from './reconciler.ts';
 

@@ -1,12 +1,7 @@
 import type Database from 'better-sqlite3';
-import {
-  checkPlan,
-  decideFailPlanning,
-  decideRecordPlan,
-  decideStartPlanning,
-  type GraphState,
-} from '../commands/index.ts';
+import { checkPlan, decideFailPlanning, decideRecordPlan, decideStartPlanning } from '../commands/index.ts';
 import { AppError, isAppError } from '../errors.ts';
+import type { GraphState } from '../events/index.ts';
 import { LIMITS, PlanSchema, type TaskSpec } from '../protocol/index.ts';
 import type { ManagerAgents } from './manager-agents.ts';
 import type { ManagerRuntime } from './manager-runtime.ts';

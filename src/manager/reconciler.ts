@@ -1,4 +1,4 @@
-import type { GraphState } from '../commands/index.ts';
+import type { GraphState } from '../events/index.ts';
 
 /**
  * One controller of the manager. The manager calls `reconcile` for every graph a projected batch touched

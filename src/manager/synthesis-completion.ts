@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
-import { decideSucceedGraph, type GraphState } from '../commands/index.ts';
+import { decideSucceedGraph } from '../commands/index.ts';
 import { isAppError } from '../errors.ts';
+import type { GraphState } from '../events/index.ts';
 import { SYNTHESIS_TASK_ID } from '../protocol/index.ts';
 import type { ManagerRuntime } from './manager-runtime.ts';
 import type { GraphReconciler } from './reconciler.ts';

@@ -1,6 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { AgentState } from '../commands/agent-state.ts';
-import type { AgentRole } from '../events/index.ts';
+import type { AgentRole, AgentState } from '../events/index.ts';
 import type { Migration } from './migration.ts';
 
 /** The agent registry: role, SHA-256 of the token (never the token), status. */

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { AuditState } from '../commands/graph-state.ts';
+import type { AuditState } from '../events/index.ts';
 import type { AuditReport, AuditView } from '../protocol/index.ts';
 import type { Migration } from './migration.ts';
 

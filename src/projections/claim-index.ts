@@ -1,4 +1,4 @@
-import type { ClaimState } from '../commands/graph-state.ts';
+import type { ClaimState } from '../events/index.ts';
 import type { TaskRef } from './tasks-projection.ts';
 
 /**

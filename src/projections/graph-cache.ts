@@ -1,4 +1,4 @@
-import type { GraphState } from '../commands/graph-state.ts';
+import type { GraphState } from '../events/index.ts';
 
 /**
  * Graph aggregates held in memory, least recently used evicted first. The read model on disk is the

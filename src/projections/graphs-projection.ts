@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { GraphState } from '../commands/graph-state.ts';
+import type { GraphState } from '../events/index.ts';
 import type { GraphFailureReason, GraphOptions, GraphStatus, GraphView } from '../protocol/index.ts';
 import type { Migration } from './migration.ts';
 

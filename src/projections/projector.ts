@@ -1,11 +1,13 @@
-import { evolveAgent } from '../commands/agent-state.ts';
-import { advanceSubjectSeq, evolveGraph, isDispatching } from '../commands/evolve.ts';
-import type { Applied, GraphState } from '../commands/graph-state.ts';
+import type { Applied, GraphState } from '../events/index.ts';
 import {
   AGENT_EVENT_TYPES,
+  advanceSubjectSeq,
   type DecodeResult,
   type DomainEvent,
   decodeEvent,
+  evolveAgent,
+  evolveGraph,
+  isDispatching,
   type RecordedEvent,
   type Subjects,
   TASK_EVENT_TYPES,

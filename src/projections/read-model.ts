@@ -1,4 +1,4 @@
-import type { GraphState } from '../commands/graph-state.ts';
+import type { GraphState } from '../events/index.ts';
 import { type TaskGraph, TaskGraphSchema } from '../protocol/index.ts';
 import { AgentsProjection } from './agents-projection.ts';
 import { AuditsProjection } from './audits-projection.ts';

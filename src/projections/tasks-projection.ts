@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { TaskState } from '../commands/graph-state.ts';
+import type { TaskState } from '../events/index.ts';
 import type { TaskKind, TaskStatus } from '../protocol/index.ts';
 import type { Migration } from './migration.ts';
 

@@ -9,12 +9,11 @@ import {
   decidePlanTask,
   decideRetryGraph,
   decideSubmitResult,
-  type GraphState,
   handleCommand,
   type PlanTask,
 } from '../../../src/commands/index.ts';
 import { AppError, isAppError } from '../../../src/errors.ts';
-import type { DomainEvent } from '../../../src/events/index.ts';
+import type { DomainEvent, GraphState } from '../../../src/events/index.ts';
 import { type Manager, type ManagerOptions, startManager } from '../../../src/manager/index.ts';
 import type { AuditInput, ManagerAgents } from '../../../src/manager/manager-agents.ts';
 import type { AuditReport, GraphStatus, TaskSpec } from '../../../src/protocol/index.ts';

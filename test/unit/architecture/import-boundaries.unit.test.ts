@@ -12,8 +12,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   commands: ['events', 'protocol'],
   agents: ['protocol'],
   store: ['events', 'protocol', 'nats'],
-  // The projector folds events with the aggregates' evolve, which lives with the deciders.
-  projections: ['events', 'protocol', 'commands'],
+  projections: ['events', 'protocol'],
   manager: ['commands', 'store', 'projections', 'agents', 'events', 'protocol'],
   api: ['commands', 'store', 'projections', 'protocol', 'events', 'nats'],
   worker: ['agents', 'protocol', 'nats'],

@@ -1,13 +1,14 @@
 import { expect } from 'vitest';
-import { type AgentState, evolveAgent } from '../../../src/commands/agent-state.ts';
 import type { Decision } from '../../../src/commands/decision.ts';
-import { evolveGraph } from '../../../src/commands/evolve.ts';
-import type { Applied, GraphState, TaskState } from '../../../src/commands/graph-state.ts';
 import { AppError, type ErrorCode } from '../../../src/errors.ts';
+import type { Applied, GraphState, TaskState } from '../../../src/events/index.ts';
 import {
+  type AgentState,
   type DomainEvent,
   type EventDraft,
   type EventMetadata,
+  evolveAgent,
+  evolveGraph,
   type RecordedEvent,
   stamp,
 } from '../../../src/events/index.ts';

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { Decision } from '../../../src/commands/decision.ts';
 import { decideExtendLease } from '../../../src/commands/extend-lease.ts';
-import type { GraphState } from '../../../src/commands/graph-state.ts';
 import { decideReleaseTask } from '../../../src/commands/release-task.ts';
 import { decideReportProgress } from '../../../src/commands/report-progress.ts';
 import { decideSubmitResult } from '../../../src/commands/submit-result.ts';
 import type { AppError } from '../../../src/errors.ts';
+import type { GraphState } from '../../../src/events/index.ts';
 import { expectCode, GRAPH_ID, given, meta, OTHER_WORKER, result, T0, WORKER } from './given.ts';
 
 type Ref = { taskId: string; agentId: string; claimToken: string };

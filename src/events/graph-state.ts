@@ -99,3 +99,17 @@ export interface Applied {
   /** Set when the event was recorded but had no effect by rule (e.g. a void claim). */
   anomaly: string | null;
 }
+
+export function isTerminal(state: GraphState): boolean {
+  return state.status === 'SUCCEEDED' || state.status === 'FAILED' || state.status === 'CANCELLED';
+}
+
+/** Graph statuses in which READY tasks may be claimed. */
+export function isDispatching(state: GraphState): boolean {
+  return state.status === 'RUNNING' || state.status === 'SYNTHESIZING';
+}
+
+/** Failures of tasks (work or synthesis) that a new attempt budget may fix. */
+export function isRetryableFailure(reason: GraphFailureReason | undefined): boolean {
+  return reason === 'task_failed' || reason === 'synthesis_failed';
+}

@@ -1,4 +1,5 @@
-import type { AgentRole, RecordedEvent } from '../events/index.ts';
+import type { AgentRole } from './agent-events.ts';
+import type { RecordedEvent } from './domain-event.ts';
 
 export interface AgentState {
   id: string;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SYNTHESIS_TASK_ID } from '../../../src/protocol/index.ts';
-import { given, OTHER_WORKER, T0 } from './given.ts';
+import { given, OTHER_WORKER, T0 } from '../commands/given.ts';
 
 describe('evolveGraph', () => {
   describe('readiness', () => {

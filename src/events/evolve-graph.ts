@@ -1,7 +1,9 @@
-import type { DomainEvent, EventOf, RecordedEvent } from '../events/index.ts';
-import { SYNTHESIS_TASK_ID, type TaskSpec } from '../protocol/index.ts';
-import type { Applied, GraphState, TaskState } from './graph-state.ts';
-import { isRetryableFailure } from './retry-graph.ts';
+import { SYNTHESIS_TASK_ID } from '../protocol/index.ts';
+import type { DomainEvent, EventOf, RecordedEvent } from './domain-event.ts';
+import { applyTaskEvent } from './evolve-task.ts';
+import type { Applied, GraphState } from './graph-state.ts';
+import { isRetryableFailure, isTerminal } from './graph-state.ts';
+import { deriveReady, makeSynthesisReady, plan, rework } from './graph-transitions.ts';
 
 /**
  * The graph aggregate's fold over its trail (graph and task subjects). Deterministic and free of I/O:
@@ -211,82 +213,15 @@ function applyToGraph(state: GraphState, event: DomainEvent, seq: number, applie
       for (const task of state.tasks.values()) deriveReady(state, task, seq, event.at, applied);
       return null;
     case 'TaskClaimed':
-      return onTask(state, event, seq, applied, (task) => {
-        if (task.status !== 'READY' || !isDispatching(state)) return 'void_claim';
-        task.status = 'CLAIMED';
-        task.claim = {
-          token: String(seq),
-          agentId: event.data.agentId,
-          requestId: event.data.requestId,
-          attempt: event.data.attempt,
-          claimedAt: Date.parse(event.at),
-          leaseUntil: event.data.leaseUntil,
-        };
-        return null;
-      });
     case 'TaskLeaseExtended':
-      return onTask(state, event, seq, applied, (task) => {
-        if (!holds(task, event.data.claimToken)) return 'stale_claim';
-        task.claim!.leaseUntil = event.data.leaseUntil;
-        return null;
-      });
     case 'TaskReleased':
-      return onTask(state, event, seq, applied, (task) => {
-        if (!holds(task, event.data.claimToken)) return 'stale_claim';
-        backToReady(task, seq, Date.parse(event.at));
-        return null;
-      });
     case 'TaskCompleted':
-      return onTask(state, event, seq, applied, (task) => {
-        if (!holds(task, event.data.claimToken)) return 'stale_claim';
-        task.lastResult = resultOf(task, event.data.claimToken, seq);
-        task.status = 'COMPLETED';
-        task.claim = null;
-        task.completedCycle = state.cycle;
-        for (const dependentId of state.dependents.get(task.id) ?? []) {
-          const dependent = state.tasks.get(dependentId);
-          if (dependent) deriveReady(state, dependent, seq, event.at, applied);
-        }
-        return null;
-      });
     case 'TaskAttemptFailed':
-      return onTask(state, event, seq, applied, (task) => {
-        if (!holds(task, event.data.claimToken)) return 'stale_claim';
-        task.attempts += 1;
-        task.lastResult = resultOf(task, event.data.claimToken, seq);
-        backToReady(task, seq, event.data.retryAt);
-        return null;
-      });
     case 'TaskLeaseExpired':
-      return onTask(state, event, seq, applied, (task) => {
-        if (!holds(task, event.data.claimToken)) return 'stale_claim';
-        task.attempts += 1;
-        backToReady(task, seq, event.data.retryAt);
-        return null;
-      });
     case 'TaskFailed':
-      return onTask(state, event, seq, applied, (task) => {
-        if (event.data.claimToken !== null && !holds(task, event.data.claimToken)) return 'stale_claim';
-        if (task.status === 'COMPLETED' || task.status === 'CANCELLED') return 'task_finished';
-        // Only a holder's own failure is a submission it may repeat; when the manager fails the task (its
-        // last lease ran out), the holder's late result must meet a stale claim, not a no-op.
-        if (event.data.claimToken !== null && !event.actor.startsWith('system:'))
-          task.lastResult = resultOf(task, event.data.claimToken, seq);
-        task.attempts += 1;
-        task.status = 'FAILED';
-        task.claim = null;
-        return null;
-      });
     case 'TaskCancelled':
-      return onTask(state, event, seq, applied, (task) => {
-        if (task.status === 'COMPLETED' || task.status === 'CANCELLED') return 'task_finished';
-        task.status = 'CANCELLED';
-        task.claim = null;
-        return null;
-      });
     case 'TaskProgressed':
-      // Progress lives on its own subject and changes no aggregate state; the projector stores the step.
-      return null;
+      return applyTaskEvent(state, event, seq, applied);
     case 'AgentRegistered':
     case 'AgentRevoked':
       return 'not_a_graph_event';
@@ -295,151 +230,6 @@ function applyToGraph(state: GraphState, event: DomainEvent, seq: number, applie
       throw new Error(`unhandled event ${(unreachable as DomainEvent).type}`);
     }
   }
-}
-
-/** Applies a task-subject event: bumps the task's sequence, then runs `change` (which names an anomaly or null). */
-function onTask(
-  state: GraphState,
-  event: DomainEvent,
-  seq: number,
-  applied: Applied,
-  change: (task: TaskState) => string | null,
-): string | null {
-  const task = event.taskId === undefined ? undefined : state.tasks.get(event.taskId);
-  if (!task) return 'unknown_task';
-  task.lastSeq = seq;
-  applied.tasks.add(task.id);
-  return change(task);
-}
-
-function plan(
-  state: GraphState,
-  specs: readonly TaskSpec[],
-  seq: number,
-  at: string,
-  applied: Applied,
-): void {
-  state.status = 'RUNNING';
-  state.cycle = 1;
-  state.planning = null;
-  const workIds: string[] = [];
-  for (const spec of specs) {
-    state.tasks.set(
-      spec.id,
-      newTask(spec.id, 'work', spec.title, spec.instructions, spec.dependsOn ?? [], spec.capability ?? null),
-    );
-    workIds.push(spec.id);
-    for (const dep of spec.dependsOn ?? []) {
-      const list = state.dependents.get(dep);
-      if (list) list.push(spec.id);
-      else state.dependents.set(dep, [spec.id]);
-    }
-  }
-  // The synthesis task is part of every planned graph; its readiness comes from a passed audit, not from edges.
-  state.tasks.set(
-    SYNTHESIS_TASK_ID,
-    newTask(SYNTHESIS_TASK_ID, 'synthesis', 'Synthesize the final answer', state.goal, workIds, null),
-  );
-  for (const task of state.tasks.values()) {
-    applied.tasks.add(task.id);
-    deriveReady(state, task, seq, at, applied);
-  }
-}
-
-function newTask(
-  id: string,
-  kind: TaskState['kind'],
-  title: string,
-  instructions: string,
-  dependsOn: readonly string[],
-  capability: string | null,
-): TaskState {
-  return {
-    id,
-    kind,
-    title,
-    instructions,
-    dependsOn,
-    capability,
-    status: 'PENDING',
-    attempts: 0,
-    cycle: 1,
-    completedCycle: null,
-    claim: null,
-    availableAt: 0,
-    readySeq: 0,
-    lastSeq: 0,
-    lastResult: null,
-  };
-}
-
-/** A PENDING work task becomes READY when every dependency is COMPLETED in the current cycle. */
-function deriveReady(state: GraphState, task: TaskState, seq: number, at: string, applied: Applied): void {
-  if (task.status !== 'PENDING' || task.kind !== 'work' || state.status !== 'RUNNING') return;
-  for (const depId of task.dependsOn) {
-    if (state.tasks.get(depId)?.status !== 'COMPLETED') return;
-  }
-  task.status = 'READY';
-  task.readySeq = seq;
-  task.availableAt = Date.parse(at);
-  applied.tasks.add(task.id);
-}
-
-function makeSynthesisReady(state: GraphState, seq: number, at: string, applied: Applied): void {
-  const synthesis = state.tasks.get(SYNTHESIS_TASK_ID);
-  if (!synthesis) return;
-  synthesis.status = 'READY';
-  synthesis.cycle = state.cycle;
-  synthesis.attempts = 0;
-  synthesis.claim = null;
-  synthesis.readySeq = seq;
-  synthesis.availableAt = Date.parse(at);
-  applied.tasks.add(synthesis.id);
-}
-
-/** Resets exactly the rework set to PENDING for the next cycle; untouched tasks keep their results. */
-function rework(state: GraphState, ids: readonly string[], seq: number, at: string, applied: Applied): void {
-  state.cycle += 1;
-  state.status = 'RUNNING';
-  for (const id of ids) {
-    const task = state.tasks.get(id);
-    if (task?.kind !== 'work') continue;
-    task.status = 'PENDING';
-    task.cycle = state.cycle;
-    task.attempts = 0;
-    task.claim = null;
-    applied.tasks.add(id);
-  }
-  for (const id of ids) {
-    const task = state.tasks.get(id);
-    if (task) deriveReady(state, task, seq, at, applied);
-  }
-}
-
-function backToReady(task: TaskState, seq: number, availableAt: number): void {
-  task.status = 'READY';
-  task.claim = null;
-  task.readySeq = seq;
-  task.availableAt = availableAt;
-}
-
-/** Records an accepted result of the current claim (call before the claim is cleared). */
-function resultOf(task: TaskState, token: string, seq: number): NonNullable<TaskState['lastResult']> {
-  const agentId = task.claim?.agentId;
-  return agentId === undefined ? { token, seq } : { token, seq, agentId };
-}
-
-function holds(task: TaskState, token: string): boolean {
-  return task.status === 'CLAIMED' && task.claim?.token === token;
-}
-
-function isTerminal(state: GraphState): boolean {
-  return state.status === 'SUCCEEDED' || state.status === 'FAILED' || state.status === 'CANCELLED';
-}
-
-/** Graph statuses in which READY tasks may be claimed. */
-export function isDispatching(state: GraphState): boolean {
-  return state.status === 'RUNNING' || state.status === 'SYNTHESIZING';
 }
 
 /**
