@@ -75,6 +75,7 @@ export function decideExpireLease(command: ExpireLease, state: GraphState | null
         data: {
           claimToken,
           reason: 'attempts_exhausted',
+          decidedBy: 'manager',
           error: { message, retryable: true, code: reason },
           history: [],
         },

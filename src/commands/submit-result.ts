@@ -100,6 +100,7 @@ export function decideSubmitResult(command: SubmitResult, state: GraphState | nu
       data: {
         claimToken,
         reason: error.retryable ? 'attempts_exhausted' : 'not_retryable',
+        decidedBy: 'holder',
         error,
         history,
       },

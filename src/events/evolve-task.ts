@@ -87,7 +87,7 @@ export function applyTaskEvent(
         if (task.status === 'COMPLETED' || task.status === 'CANCELLED') return 'task_finished';
         // Only a holder's own failure is a submission it may repeat; when the manager fails the task (its
         // last lease ran out), the holder's late result must meet a stale claim, not a no-op.
-        if (event.data.claimToken !== null && !event.actor.startsWith('system:'))
+        if (event.data.claimToken !== null && event.data.decidedBy === 'holder')
           task.lastResult = resultOf(task, event.data.claimToken, seq);
         task.attempts += 1;
         task.status = 'FAILED';

@@ -64,13 +64,19 @@ export const TaskLeaseExpired = eventSchema(
   }),
 );
 
-/** The task will not be tried again in this cycle: attempts exhausted or a non-retryable failure. */
+/**
+ * The task will not be tried again in this cycle: attempts exhausted or a non-retryable failure.
+ * v2: `decidedBy` says who failed it — its holder (a result it submitted, which it may repeat) or the
+ * manager (the last lease ran out; the holder's late result must meet a stale claim). v1 left that to
+ * the actor, `system:…` meaning the manager (see upcasters.ts).
+ */
 export const TaskFailed = eventSchema(
   'TaskFailed',
-  1,
+  2,
   z.object({
     claimToken: ClaimTokenSchema.nullable(),
     reason: z.enum(['attempts_exhausted', 'not_retryable']),
+    decidedBy: z.enum(['holder', 'manager']),
     error: TaskErrorSchema,
     history: z.array(StepSchema).max(LIMITS.maxStepsPerResult),
   }),

@@ -14,6 +14,14 @@ const UPCASTERS: Record<string, Record<number, Upcaster>> = {
       return { ...raw, v: 2, data: { ...data, error: { message, retryable: true } } };
     },
   },
+  TaskFailed: {
+    // v1 said who failed the task only through the actor: the manager appends as `system:manager`.
+    1: (raw) => {
+      const data = (raw.data ?? {}) as Record<string, unknown>;
+      const decidedBy = String(raw.actor ?? '').startsWith('system:') ? 'manager' : 'holder';
+      return { ...raw, v: 2, data: { ...data, decidedBy } };
+    },
+  },
 };
 
 /** Raises a raw stored event to `targetVersion`; unknown gaps are left for schema validation to reject. */

@@ -53,6 +53,7 @@ describe('ExpireLease', () => {
         data: {
           claimToken: token,
           reason: 'attempts_exhausted',
+          decidedBy: 'manager',
           error: { message: 'the last attempt lost its lease', retryable: true, code: 'lease_expired' },
           history: [],
         },

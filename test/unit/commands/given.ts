@@ -174,13 +174,14 @@ export class GivenGraph {
     });
   }
 
-  taskFailed(taskId: string, claimToken: string | null): number {
+  taskFailed(taskId: string, claimToken: string | null, decidedBy: 'holder' | 'manager' = 'holder'): number {
     return this.add({
       type: 'TaskFailed',
       taskId,
       data: {
         claimToken,
         reason: 'not_retryable',
+        decidedBy,
         error: { message: 'boom', retryable: false },
         history: [],
       },

@@ -160,6 +160,7 @@ describe('SubmitResult', () => {
         data: {
           claimToken: token,
           reason: 'attempts_exhausted',
+          decidedBy: 'holder',
           error: { message: 'model timeout', retryable: true },
           history: [],
         },

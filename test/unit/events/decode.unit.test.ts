@@ -36,6 +36,35 @@ describe('decodeEvent', () => {
     });
   });
 
+  describe('when a stored TaskFailed is version 1 (who failed the task was only in the actor)', () => {
+    const v1 = (actor: string) =>
+      JSON.stringify({
+        ...base,
+        actor,
+        type: 'TaskFailed',
+        v: 1,
+        data: {
+          claimToken: '7',
+          reason: 'attempts_exhausted',
+          error: { message: 'x', retryable: true },
+          history: [],
+        },
+      });
+
+    it('reads a failure appended by the manager as decidedBy manager', () => {
+      const decoded = decodeEvent(v1('system:manager'));
+      expect(decoded.ok && decoded.event).toMatchObject({ v: 2, data: { decidedBy: 'manager' } });
+    });
+
+    it("reads a holder's own failure as decidedBy holder", () => {
+      const decoded = decodeEvent(v1('w1'));
+      expect(decoded.ok && decoded.event).toMatchObject({
+        v: 2,
+        data: { decidedBy: 'holder', claimToken: '7' },
+      });
+    });
+  });
+
   describe('when the event is current', () => {
     it('round-trips through the wire encoding unchanged', () => {
       const event = {

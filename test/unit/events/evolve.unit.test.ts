@@ -143,6 +143,17 @@ describe('evolveGraph', () => {
       expect(g.task('B').status).toBe('CANCELLED');
     });
 
+    it("remembers a holder's own failure as its result (a repeat is the same submission), not the manager's", () => {
+      const g = given().submit();
+      const token = g.claim('A');
+      g.taskFailed('A', token, 'holder');
+      expect(g.task('A').lastResult).toMatchObject({ token });
+      const h = given().submit();
+      h.taskFailed('A', h.claim('A'), 'manager');
+      expect(h.task('A').lastResult).toBeNull();
+      expect(h.task('A').status).toBe('FAILED');
+    });
+
     it('stops outstanding work when the graph fails', () => {
       const g = given().submit().completeAll('A');
       g.claim('B');
