@@ -1,9 +1,9 @@
 import { decideRegisterAgent, decideRevokeAgent, handleCommand } from '../commands/index.ts';
 import { AppError } from '../errors.ts';
 import type { AgentState } from '../events/index.ts';
+import type { AppContext } from '../node/app-context.ts';
+import { BOOTSTRAP_ADMIN_ID, generateToken, hashToken, type Principal } from '../node/principal.ts';
 import type { AgentView, RegisterAgentReply, RegisterAgentRequest, SeqReply } from '../protocol/index.ts';
-import type { AppContext } from './app-context.ts';
-import { BOOTSTRAP_ADMIN_ID, generateToken, hashToken, type Principal } from './principal.ts';
 
 /** How long registration waits for the local read model, so the new token works on the next request. */
 const AUTH_VISIBLE_WAIT_MS = 5_000;

@@ -1,6 +1,9 @@
 import { v4 as uuidv4, v5 as uuidv5 } from 'uuid';
 import { decideCancelGraph, decidePlanTask, decideRetryGraph } from '../commands/index.ts';
 import { AppError } from '../errors.ts';
+import type { AppContext } from '../node/app-context.ts';
+import type { Principal } from '../node/principal.ts';
+import { awaitUnprojectedGraph, runGraphCommand } from '../node/run-command.ts';
 import type {
   GraphEventsQuery,
   GraphView,
@@ -11,9 +14,6 @@ import type {
   TaskGraph,
   TrailEvent,
 } from '../protocol/index.ts';
-import type { AppContext } from './app-context.ts';
-import type { Principal } from './principal.ts';
-import { awaitUnprojectedGraph, runGraphCommand } from './run-command.ts';
 
 /** Namespace of idempotent graph ids: graphId = UUIDv5(agentId + key). */
 const IDEMPOTENCY_NAMESPACE = '6f1d8f4e-2c1b-4d6a-9a57-2f0f6c1a9b3e';

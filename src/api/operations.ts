@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import type { AppContext } from '../node/app-context.ts';
+import { type Principal, type Role, requireRole } from '../node/principal.ts';
 import {
   AgentIdSchema,
   AnyTaskIdSchema,
@@ -14,8 +16,6 @@ import {
   SubmitResultRequestSchema,
 } from '../protocol/index.ts';
 import { listAgents, registerAgent, revokeAgent } from './agent-operations.ts';
-import type { AppContext } from './app-context.ts';
-import { claimTask } from './claim-operations.ts';
 import {
   cancelGraph,
   getGraph,
@@ -24,7 +24,6 @@ import {
   retryGraph,
   submitGraph,
 } from './graph-operations.ts';
-import { type Principal, type Role, requireRole } from './principal.ts';
 import { heartbeat, releaseTask, reportProgress, submitResult } from './task-operations.ts';
 
 /**
@@ -59,7 +58,7 @@ export const OPERATIONS = {
     name: 'ClaimTask',
     roles: WORKER,
     input: ClaimRequestSchema,
-    run: (ctx, principal, input, signal) => claimTask(ctx, principal, input, signal),
+    run: (ctx, principal, input, signal) => ctx.claims.claim(principal, input, signal),
   }),
   ExtendLease: operation({
     name: 'ExtendLease',

@@ -5,6 +5,9 @@ import {
   decideSubmitResult,
 } from '../commands/index.ts';
 import { AppError, isAppError } from '../errors.ts';
+import type { AppContext } from '../node/app-context.ts';
+import type { Principal } from '../node/principal.ts';
+import { runGraphCommand } from '../node/run-command.ts';
 import type {
   HeartbeatReply,
   HeartbeatRequest,
@@ -14,10 +17,6 @@ import type {
   SeqReply,
   SubmitResultReply,
 } from '../protocol/index.ts';
-import type { AppContext } from './app-context.ts';
-import { claimTask } from './claim-operations.ts';
-import type { Principal } from './principal.ts';
-import { runGraphCommand } from './run-command.ts';
 
 /** ExtendLease. A heartbeat for a cancelled or stopped graph answers `cancelled: true` so the worker stops. */
 export async function heartbeat(
@@ -158,7 +157,7 @@ export async function submitResult(
   const nextClaim = { requestId, waitMs: 0, ...(capabilities === undefined ? {} : { capabilities }) };
   const [result, claimed] = await Promise.allSettled([
     appendResult(ctx, principal, body),
-    claimTask(ctx, principal, nextClaim),
+    ctx.claims.claim(principal, nextClaim),
   ]);
   if (result.status === 'rejected') {
     if (claimed.status === 'fulfilled' && claimed.value !== null) {
@@ -189,7 +188,7 @@ export async function submitResult(
   if (!(await ctx.projector.waitFor(result.value.seq, NEXT_AFTER_RESULT_WAIT_MS))) {
     return { seq: result.value.seq, next: null };
   }
-  const unblocked = await claimTask(ctx, principal, nextClaim).catch(() => null);
+  const unblocked = await ctx.claims.claim(principal, nextClaim).catch(() => null);
   return { seq: result.value.seq, next: unblocked };
 }
 

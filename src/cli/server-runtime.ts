@@ -3,11 +3,11 @@ import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { type AppNode, startAppNode } from '../api/app-node.ts';
 import { buildApp } from '../api/http/app.ts';
 import { type NatsService, startNatsService } from '../api/nats/nats-service.ts';
 import { type Config, natsServers } from '../config.ts';
 import { type Manager, type ManagerAgents, startManager } from '../manager/index.ts';
+import { type AppNode, startAppNode } from '../node/app-node.ts';
 import { closeNats, connectNats } from '../store/connect.ts';
 import { Cleanups } from './cleanups.ts';
 

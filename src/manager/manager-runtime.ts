@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
-import type { AppContext } from '../api/app-context.ts';
 import { type CommandOutcome, type Decision, handleCommand } from '../commands/index.ts';
 import { AppError, type ErrorCode, isAppError } from '../errors.ts';
 import type { EventMetadata, GraphState } from '../events/index.ts';
+import type { AppContext } from '../node/app-context.ts';
 
 /** The actor of every event the manager appends. */
 export const MANAGER_ACTOR = 'system:manager';

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { AppContext } from '../api/app-context.ts';
+import type { AppContext } from '../node/app-context.ts';
 import type { AppliedBatch } from '../projections/index.ts';
 import { Auditor } from './auditor.ts';
 import { CycleCompletion } from './cycle-completion.ts';

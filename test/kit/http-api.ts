@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { FastifyInstance } from 'fastify';
-import { type AppNode, startAppNode } from '../../src/api/app-node.ts';
 import { buildApp } from '../../src/api/http/app.ts';
+import { type AppNode, startAppNode } from '../../src/node/app-node.ts';
 import { connectNats } from '../../src/store/connect.ts';
 import { startTestNats, type TestNats } from './nats.ts';
 import { makeTempDir } from './temp-dir.ts';

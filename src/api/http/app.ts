@@ -3,11 +3,11 @@ import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import { AppError } from '../../errors.ts';
+import type { AppContext } from '../../node/app-context.ts';
+import { bearerToken, type Principal } from '../../node/principal.ts';
 import { AgentRateLimit } from '../agent-rate-limit.ts';
-import type { AppContext } from '../app-context.ts';
 import { invoke, OPERATIONS, type Operation } from '../operations.ts';
 import { parseInput } from '../parse-input.ts';
-import { authenticate, bearerToken, type Principal } from '../principal.ts';
 import { openApiDocument, type RouteDoc } from './openapi-spec.ts';
 import { clientErrorHandler, errorHandler, frameworkErrorHandler, sendProblem } from './problem-json.ts';
 import { HttpMetrics } from './prom-metrics.ts';
@@ -79,7 +79,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
 
   /** Authenticates, applies the per-agent rate limit and records the principal. */
   const authenticated = async (request: FastifyRequest, reply: FastifyReply): Promise<Principal> => {
-    const principal = authenticate(ctx, bearerToken(request.headers.authorization));
+    const principal = ctx.auth.authenticate(bearerToken(request.headers.authorization));
     const wait = limiter.take(principal.agentId);
     if (wait > 0) {
       reply.header('retry-after', String(wait));

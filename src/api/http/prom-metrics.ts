@@ -1,6 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import type { AppContext } from '../app-context.ts';
-import { claimStats } from '../claim-stats.ts';
+import type { AppContext } from '../../node/app-context.ts';
 
 /** Prometheus metrics of one process (GET /metrics). */
 export class HttpMetrics {
@@ -36,7 +35,7 @@ export class HttpMetrics {
       registers: [this.registry],
       collect() {
         this.reset();
-        this.inc(claimStats.claimed);
+        this.inc(ctx.metrics.claimed);
       },
     });
     new Counter({
@@ -45,7 +44,7 @@ export class HttpMetrics {
       registers: [this.registry],
       collect() {
         this.reset();
-        this.inc(claimStats.conflicts);
+        this.inc(ctx.metrics.conflicts);
       },
     });
     new Gauge({

@@ -1,11 +1,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../../errors.ts';
 import type { RecordedEvent } from '../../events/index.ts';
+import type { AppContext } from '../../node/app-context.ts';
+import type { Principal } from '../../node/principal.ts';
 import { GraphIdParamSchema, TrailEventSchema } from '../../protocol/index.ts';
-import type { AppContext } from '../app-context.ts';
 import { trailEvent } from '../graph-operations.ts';
 import { parseInput } from '../parse-input.ts';
-import type { Principal } from '../principal.ts';
 import type { RouteDoc } from './openapi-spec.ts';
 
 /** How often an idle stream sends a comment, so proxies keep it open. */

@@ -1,12 +1,12 @@
 import { Match, type Msg, type NatsConnection, type Subscription } from '@nats-io/nats-core';
 import { AppError, isAppError } from '../../errors.ts';
 import { utf8Bytes } from '../../nats/utf8-bytes.ts';
+import type { AppContext } from '../../node/app-context.ts';
+import { bearerToken } from '../../node/principal.ts';
 import type { CommandReply } from '../../protocol/index.ts';
 import { AgentRateLimit } from '../agent-rate-limit.ts';
-import type { AppContext } from '../app-context.ts';
 import { invoke, OPERATIONS, type Operation } from '../operations.ts';
 import { parseInput } from '../parse-input.ts';
-import { authenticate, bearerToken } from '../principal.ts';
 
 export interface CommandServiceOptions {
   ctx: AppContext;
@@ -136,7 +136,7 @@ export function startCommandService(opts: CommandServiceOptions): CommandService
           `the request has ${msg.data.length} bytes, at most ${maxBytes}`,
         );
       }
-      const principal = authenticate(ctx, tokenOf(msg));
+      const principal = ctx.auth.authenticate(tokenOf(msg));
       const retryAfterSec = limiter.take(principal.agentId);
       if (retryAfterSec > 0) {
         throw new AppError('AM_ERR_RATE_LIMITED', `more than ${rateLimitPerSec} requests per second`, {

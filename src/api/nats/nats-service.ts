@@ -1,5 +1,5 @@
 import type { NatsConnection } from '@nats-io/nats-core';
-import type { AppContext } from '../app-context.ts';
+import type { AppContext } from '../../node/app-context.ts';
 import { type CommandService, startCommandService } from './command-service.ts';
 import { startReadyNotifier } from './ready-notifier.ts';
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AppContext } from '../../../src/api/app-context.ts';
 import { AppError } from '../../../src/errors.ts';
 import type { AuditInput } from '../../../src/manager/index.ts';
+import type { AppContext } from '../../../src/node/app-context.ts';
 import type { AuditReport } from '../../../src/protocol/index.ts';
 import { waitUntil } from '../../kit/index.ts';
 import {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AppContext } from '../../../src/api/app-context.ts';
+import type { AppContext } from '../../../src/node/app-context.ts';
 import { waitUntil } from '../../kit/index.ts';
 import {
   claim,

@@ -1,8 +1,6 @@
 import { join } from 'node:path';
 import pino from 'pino';
 import { v4 as uuidv4 } from 'uuid';
-import type { AppContext } from '../../../src/api/app-context.ts';
-import { type AppNode, startAppNode } from '../../../src/api/app-node.ts';
 import {
   decideClaimTask,
   decideExtendLease,
@@ -16,6 +14,8 @@ import { AppError, isAppError } from '../../../src/errors.ts';
 import type { DomainEvent, GraphState } from '../../../src/events/index.ts';
 import { type Manager, type ManagerOptions, startManager } from '../../../src/manager/index.ts';
 import type { AuditInput, ManagerAgents } from '../../../src/manager/manager-agents.ts';
+import type { AppContext } from '../../../src/node/app-context.ts';
+import { type AppNode, startAppNode } from '../../../src/node/app-node.ts';
 import type { AuditReport, GraphStatus, TaskSpec } from '../../../src/protocol/index.ts';
 import { makeTempDir, removeTempDir, startTestNats, type TestNats, waitUntil } from '../../kit/index.ts';
 

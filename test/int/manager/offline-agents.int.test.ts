@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAgents } from '../../../src/agents/index.ts';
-import type { AppContext } from '../../../src/api/app-context.ts';
 import { managerAgents } from '../../../src/manager/index.ts';
+import type { AppContext } from '../../../src/node/app-context.ts';
 import { waitUntil } from '../../kit/index.ts';
 import {
   eventsOf,

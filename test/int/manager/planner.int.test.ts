@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AppContext } from '../../../src/api/app-context.ts';
 import { AppError } from '../../../src/errors.ts';
+import type { AppContext } from '../../../src/node/app-context.ts';
 import type { TaskSpec } from '../../../src/protocol/index.ts';
 import {
   eventsOf,

@@ -1,7 +1,7 @@
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AppNode } from '../../../../src/api/app-node.ts';
 import { decideExpireLease, handleCommand } from '../../../../src/commands/index.ts';
+import type { AppNode } from '../../../../src/node/app-node.ts';
 import type { ClaimReply, TaskGraph } from '../../../../src/protocol/index.ts';
 import { httpCall, startTestHttpApi, type TestHttpApi } from '../../../kit/index.ts';
 

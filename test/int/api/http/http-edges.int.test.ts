@@ -1,6 +1,6 @@
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AppNode } from '../../../../src/api/app-node.ts';
+import type { AppNode } from '../../../../src/node/app-node.ts';
 import { httpCall, startTestHttpApi, type TestHttpApi } from '../../../kit/index.ts';
 
 const ADMIN = 'http-edges-admin-token-0123456789';

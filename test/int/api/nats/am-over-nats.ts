@@ -2,10 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { type AppNode, startAppNode } from '../../../../src/api/app-node.ts';
 import { type NatsService, startNatsService } from '../../../../src/api/nats/nats-service.ts';
 import { OPERATIONS } from '../../../../src/api/operations.ts';
-import { BOOTSTRAP_ADMIN_ID } from '../../../../src/api/principal.ts';
+import { type AppNode, startAppNode } from '../../../../src/node/app-node.ts';
+import { BOOTSTRAP_ADMIN_ID } from '../../../../src/node/principal.ts';
 import { connectNats } from '../../../../src/store/connect.ts';
 import { type NatsUserCredentials, natsServerConfig } from '../../../../src/store/nats-config.ts';
 import {

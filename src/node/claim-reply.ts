@@ -1,22 +1,22 @@
 import type { GraphState, TaskState } from '../events/index.ts';
+import type { ResultsProjection } from '../projections/index.ts';
 import type { ClaimContext, ClaimReply } from '../protocol/index.ts';
-import type { AppContext } from './app-context.ts';
 
 /**
  * What a worker needs besides the task: the goal, its dependencies' outputs and, on rework, the
  * auditor's notes and the task's previous output.
  */
-export function claimContext(ctx: AppContext, state: GraphState, task: TaskState): ClaimContext {
+export function claimContext(results: ResultsProjection, state: GraphState, task: TaskState): ClaimContext {
   const dependencies = task.dependsOn.map((depId) => ({
     taskId: depId,
-    output: ctx.readModel.results.latestCompletedOf(state.id, depId)?.output ?? '',
+    output: results.latestCompletedOf(state.id, depId)?.output ?? '',
   }));
   const context: ClaimContext = { goal: state.goal, dependencies };
   const rework = reworkNotes(state, task);
   if (rework !== null) {
     context.rework = {
       notes: rework,
-      previousOutput: ctx.readModel.results.latestCompletedOf(state.id, task.id)?.output ?? null,
+      previousOutput: results.latestCompletedOf(state.id, task.id)?.output ?? null,
     };
   }
   return context;
@@ -41,7 +41,7 @@ function reworkNotes(state: GraphState, task: TaskState): string | null {
 }
 
 export function claimReply(
-  ctx: AppContext,
+  results: ResultsProjection,
   state: GraphState,
   task: TaskState,
   claim: { token: string; attempt: number; leaseUntil: number },
@@ -58,6 +58,6 @@ export function claimReply(
     },
     claimToken: claim.token,
     leaseUntil: new Date(claim.leaseUntil).toISOString(),
-    context: claimContext(ctx, state, task),
+    context: claimContext(results, state, task),
   };
 }

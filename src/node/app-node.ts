@@ -1,14 +1,16 @@
 import type { NatsConnection } from '@nats-io/nats-core';
 import pino, { type Logger } from 'pino';
+import type { CommandPorts } from '../commands/index.ts';
 import { TurnEnd } from '../nats/turn-end.ts';
 import { Projector, ReadModel, ReadyIndex } from '../projections/index.ts';
 import { EventStore } from '../store/event-store.ts';
 import { lockReadModelFile } from '../store/home-lock.ts';
 import type { StoreSettings } from '../store/stream-settings.ts';
 import type { AppContext } from './app-context.ts';
+import { Authenticator } from './authenticator.ts';
+import { ClaimService } from './claim-service.ts';
 import { eventIdGenerator } from './event-ids.ts';
-import { hashToken } from './principal.ts';
-import { PrincipalCache } from './principal-cache.ts';
+import { NodeMetrics } from './node-metrics.ts';
 import { Readiness } from './readiness.ts';
 
 /** Candidates a claim picks from at random (see ReadyIndex `spread`). */
@@ -87,23 +89,32 @@ export async function startAppNode(opts: AppNodeOptions): Promise<AppNode> {
     else log.warn(fields, `not ready: ${snapshot.detail}`);
   });
   readiness.start();
+  const ports: CommandPorts = {
+    append: (req) => store.append(req),
+    subjects: store.subjects,
+    waitFor: (seq, timeoutMs) => projector.waitFor(seq, timeoutMs),
+    clock: () => Date.now(),
+    newId: eventIdGenerator(),
+  };
+  const metrics = new NodeMetrics();
+  const results = readModel.results;
   const ctx: AppContext = {
     store,
     readModel,
+    results,
     projector,
     readyIndex,
     readiness,
     log,
     turnEnd,
-    adminTokenHash: opts.adminToken ? hashToken(opts.adminToken) : null,
-    principals: new PrincipalCache(projector),
-    ports: {
-      append: (req) => store.append(req),
-      subjects: store.subjects,
-      waitFor: (seq, timeoutMs) => projector.waitFor(seq, timeoutMs),
-      clock: () => Date.now(),
-      newId: eventIdGenerator(),
-    },
+    metrics,
+    ports,
+    auth: new Authenticator({
+      agents: readModel.agents,
+      projector,
+      ...(opts.adminToken === undefined ? {} : { adminToken: opts.adminToken }),
+    }),
+    claims: new ClaimService({ store, projector, ports, readyIndex, readiness, results, metrics, log }),
   };
   let closed = false;
   const close = async () => {

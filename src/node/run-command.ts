@@ -1,7 +1,16 @@
+import type { CommandPorts } from '../commands/index.ts';
 import { type CommandOutcome, type Decision, handleCommand } from '../commands/index.ts';
 import { type AppError, isAppError } from '../errors.ts';
 import type { EventMetadata, GraphState } from '../events/index.ts';
-import type { AppContext } from './app-context.ts';
+import type { Projector } from '../projections/index.ts';
+import type { EventStore } from '../store/event-store.ts';
+
+/** What the node's command path needs (AppContext has it all). */
+export interface CommandNode {
+  store: Pick<EventStore, 'getLastForSubject' | 'subjects'>;
+  projector: Pick<Projector, 'graphState' | 'appliedSeq' | 'waitFor'>;
+  ports: CommandPorts;
+}
 
 /** How long a command or read naming a graph this read model does not know yet waits for it. */
 const UNPROJECTED_GRAPH_WAIT_MS = 5_000;
@@ -11,7 +20,7 @@ const UNPROJECTED_GRAPH_WAIT_MS = 5_000;
  * ago, or through another server), in which case this waits until the read model has applied its last
  * graph event. Resolves false when the stream has no such graph, or the read model is not behind it.
  */
-export async function awaitUnprojectedGraph(ctx: AppContext, graphId: string): Promise<boolean> {
+export async function awaitUnprojectedGraph(ctx: CommandNode, graphId: string): Promise<boolean> {
   const last = await ctx.store.getLastForSubject(ctx.store.subjects.graph(graphId)).catch(() => null);
   if (last === null || last.seq <= ctx.projector.appliedSeq) return false;
   return ctx.projector.waitFor(last.seq, UNPROJECTED_GRAPH_WAIT_MS);
@@ -25,7 +34,7 @@ export async function awaitUnprojectedGraph(ctx: AppContext, graphId: string): P
  * again — so "not found" means not in the stream, not merely not projected here yet.
  */
 export async function runGraphCommand(
-  ctx: AppContext,
+  ctx: CommandNode,
   actor: string,
   graphId: string,
   decide: (state: GraphState | null, metadata: EventMetadata) => Decision | AppError,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Readiness, type ReadinessProjector, type ReadinessSnapshot } from '../../../src/api/readiness.ts';
 import { isAppError } from '../../../src/errors.ts';
+import { Readiness, type ReadinessProjector, type ReadinessSnapshot } from '../../../src/node/readiness.ts';
 import type { FeedStatus } from '../../../src/projections/index.ts';
 
 /** A projector as readiness sees it, set by hand; `probeStream()` is counted, answered by `answerProbe`. */

@@ -1,6 +1,6 @@
 import { validate, version } from 'uuid';
 import { describe, expect, it } from 'vitest';
-import { eventIdGenerator } from '../../../src/api/event-ids.ts';
+import { eventIdGenerator } from '../../../src/node/event-ids.ts';
 
 describe('eventIdGenerator', () => {
   it('makes valid, distinct UUID v7s in increasing order, across pool refills', () => {
