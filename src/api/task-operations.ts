@@ -77,9 +77,6 @@ async function untilClaimApplied(ctx: AppContext, claimToken: string): Promise<v
 
 const CLAIM_APPLY_GRACE_MS = 200;
 
-/** Per claim, the next progress index this process hands out when the worker does not number its steps. */
-const nextProgressIndex = new Map<string, number>();
-
 /** ReportProgress: one ReAct step, on the task's progress subject (never bumps the task's sequence). */
 export async function reportProgress(
   ctx: AppContext,
@@ -88,13 +85,11 @@ export async function reportProgress(
   body: ProgressRequest,
 ): Promise<SeqReply> {
   await untilClaimApplied(ctx, body.claimToken);
-  const key = `${body.graphId}/${taskId}/${body.claimToken}`;
   const index =
     body.index ??
-    nextProgressIndex.get(key) ??
-    ctx.readModel.progress.countFor(body.graphId, taskId, body.claimToken);
-  nextProgressIndex.set(key, index + 1);
-  if (nextProgressIndex.size > 10_000) nextProgressIndex.delete(nextProgressIndex.keys().next().value ?? key);
+    ctx.progressNumbering.take(`${body.graphId}/${taskId}/${body.claimToken}`, () =>
+      ctx.readModel.progress.countFor(body.graphId, taskId, body.claimToken),
+    );
   const outcome = await runGraphCommand(ctx, principal.agentId, body.graphId, (state, metadata) =>
     decideReportProgress(
       {

@@ -1,9 +1,6 @@
 import type { MsgHdrs } from '@nats-io/nats-core';
 import { utf8Bytes } from './utf8-bytes.ts';
 
-/** Header names already checked (a handful of constants in practice). */
-const validNames = new Set<string>();
-
 /** Headers a publish can send: nats.js's publish() calls `encode()` (MsgHdrsImpl has it; MsgHdrs does not say so). */
 export type EncodedHeaders = MsgHdrs & { encode(): Uint8Array };
 
@@ -17,11 +14,8 @@ export type EncodedHeaders = MsgHdrs & { encode(): Uint8Array };
 export function encodeHeaders(pairs: ReadonlyArray<readonly [name: string, value: string]>): EncodedHeaders {
   let block = 'NATS/1.0';
   for (const [name, value] of pairs) {
-    if (!validNames.has(name)) {
-      if (/[\r\n:]/.test(name) || name.trim() === '')
-        throw new Error(`invalid header name ${JSON.stringify(name)}`);
-      if (validNames.size < 64) validNames.add(name);
-    }
+    if (/[\r\n:]/.test(name) || name.trim() === '')
+      throw new Error(`invalid header name ${JSON.stringify(name)}`);
     if (value.includes('\r') || value.includes('\n')) {
       throw new Error(`header ${name}: a value cannot contain CR or LF`);
     }

@@ -6,6 +6,7 @@ import type { EventStore } from '../store/event-store.ts';
 import type { Authenticator } from './authenticator.ts';
 import type { ClaimService } from './claim-service.ts';
 import type { NodeMetrics } from './node-metrics.ts';
+import type { ProgressNumbering } from './progress-numbering.ts';
 import type { Readiness } from './readiness.ts';
 
 /**
@@ -28,6 +29,8 @@ export interface AppContext {
   claims: ClaimService;
   /** This node's counters (claims, conflicts) for /metrics. */
   metrics: NodeMetrics;
+  /** Progress indexes for steps a worker did not number. */
+  progressNumbering: ProgressNumbering;
   /** append/waitFor/clock/ids for handleCommand. */
   ports: CommandPorts;
   log: Logger;

@@ -11,6 +11,7 @@ import { Authenticator } from './authenticator.ts';
 import { ClaimService } from './claim-service.ts';
 import { eventIdGenerator } from './event-ids.ts';
 import { NodeMetrics } from './node-metrics.ts';
+import { ProgressNumbering } from './progress-numbering.ts';
 import { Readiness } from './readiness.ts';
 
 /** Candidates a claim picks from at random (see ReadyIndex `spread`). */
@@ -109,6 +110,7 @@ export async function startAppNode(opts: AppNodeOptions): Promise<AppNode> {
     turnEnd,
     metrics,
     ports,
+    progressNumbering: new ProgressNumbering(),
     auth: new Authenticator({
       agents: readModel.agents,
       projector,

@@ -12,7 +12,7 @@ import { type CommandNode, runGraphCommand } from './run-command.ts';
 /** The longest a claim may long-poll (DESIGN.md: waitMs <= 30 s). */
 export const MAX_CLAIM_WAIT_MS = 30_000;
 /** Refusals that mean "this candidate is gone": move on to the next one. */
-const CANDIDATE_GONE = new Set([
+const CANDIDATE_GONE: ReadonlySet<string> = new Set([
   'AM_ERR_TASK_NOT_READY',
   'AM_ERR_TASK_NOT_FOUND',
   'AM_ERR_GRAPH_NOT_FOUND',

@@ -114,10 +114,9 @@ const COLUMNS = [
   'last_result_agent',
 ] as const;
 
-/** dependsOn arrays never change after planning: serialise each once. */
-const dependsOnJson = new WeakMap<readonly string[], string>();
-
 export class TasksProjection {
+  /** dependsOn arrays never change after planning: serialise each once. */
+  private readonly dependsOnJson = new WeakMap<readonly string[], string>();
   private readonly upsert: Database.Statement<unknown[]>;
   private readonly updateState: Database.Statement<unknown[]>;
   private readonly byGraph: Database.Statement<[string], TaskRow>;
@@ -139,10 +138,10 @@ export class TasksProjection {
 
   /** Writes the whole row: when a task is planned. */
   write(graphId: string, position: number, task: TaskState): void {
-    let deps = dependsOnJson.get(task.dependsOn);
+    let deps = this.dependsOnJson.get(task.dependsOn);
     if (deps === undefined) {
       deps = JSON.stringify(task.dependsOn);
-      dependsOnJson.set(task.dependsOn, deps);
+      this.dependsOnJson.set(task.dependsOn, deps);
     }
     this.upsert.run(
       graphId,
