@@ -1,4 +1,3 @@
-import type Database from 'better-sqlite3';
 import { decideFailGraph, decideRecordAudit, decideStartAudit } from '../commands/index.ts';
 import { AppError, isAppError } from '../errors.ts';
 import type { GraphState } from '../events/index.ts';
@@ -18,18 +17,14 @@ import type { GraphReconciler } from './reconciler.ts';
  */
 export class Auditor implements GraphReconciler {
   readonly name = 'auditor';
-  private readonly auditing: Database.Statement<[], { id: string }>;
-
   constructor(
     private readonly rt: ManagerRuntime,
     private readonly agents: ManagerAgents,
     private readonly settings: MarkerSettings,
-  ) {
-    this.auditing = rt.ctx.readModel.db.prepare(`SELECT id FROM graphs WHERE status = 'AUDITING'`);
-  }
+  ) {}
 
   candidates(): string[] {
-    return this.auditing.all().map((row) => row.id);
+    return this.rt.ctx.readModel.graphs.auditingIds();
   }
 
   reconcile(graph: GraphState): void {

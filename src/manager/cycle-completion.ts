@@ -1,4 +1,3 @@
-import type Database from 'better-sqlite3';
 import { decideCompleteCycle, isCycleComplete } from '../commands/index.ts';
 import { isAppError } from '../errors.ts';
 import type { GraphState } from '../events/index.ts';
@@ -12,18 +11,10 @@ import type { GraphReconciler } from './reconciler.ts';
  */
 export class CycleCompletion implements GraphReconciler {
   readonly name = 'cycle-completion';
-  private readonly completable: Database.Statement<[], { id: string }>;
-
-  constructor(private readonly rt: ManagerRuntime) {
-    this.completable = rt.ctx.readModel.db.prepare(
-      `SELECT g.id FROM graphs g
-       WHERE g.status = 'RUNNING' AND g.completed_cycle < g.cycle
-         AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.graph_id = g.id AND t.kind = 'work' AND t.status <> 'COMPLETED')`,
-    );
-  }
+  constructor(private readonly rt: ManagerRuntime) {}
 
   candidates(): string[] {
-    return this.completable.all().map((row) => row.id);
+    return this.rt.ctx.readModel.graphs.completableIds();
   }
 
   reconcile(graph: GraphState): void {

@@ -1,23 +1,7 @@
-import type Database from 'better-sqlite3';
 import { decideExpireLease, type ExpireLease } from '../commands/index.ts';
 import { isAppError } from '../errors.ts';
 import type { AppliedBatch } from '../projections/index.ts';
 import type { ManagerRuntime } from './manager-runtime.ts';
-
-interface ExpiredRow {
-  graph_id: string;
-  id: string;
-  claim_token: string;
-  lease_until: number;
-  lease_ms: number;
-}
-
-interface TimeoutRow {
-  graph_id: string;
-  id: string;
-  claim_token: string;
-  due: number;
-}
 
 type Reason = ExpireLease['data']['reason'];
 
@@ -37,9 +21,6 @@ const MAX_TIMER_MS = 2_147_483_000;
 export class LeaseReaper {
   private readonly startedAt: number;
   readonly graceMs: number;
-  private readonly expiredLeases: Database.Statement<[number], ExpiredRow>;
-  private readonly nextLeaseEnd: Database.Statement<[number], { next: number | null }>;
-  private readonly timedClaims: Database.Statement<[], TimeoutRow>;
   private timer: NodeJS.Timeout | null = null;
   private timerAt = Number.POSITIVE_INFINITY;
 
@@ -47,25 +28,9 @@ export class LeaseReaper {
     private readonly rt: ManagerRuntime,
     graceMs?: number,
   ) {
-    const db = rt.ctx.readModel.db;
     this.startedAt = rt.now();
-    // Both lease queries range over the partial index tasks_claimed_by_lease (status = 'CLAIMED').
-    this.expiredLeases = db.prepare(
-      `SELECT t.graph_id, t.id, t.claim_token, t.lease_until, json_extract(g.options, '$.leaseMs') AS lease_ms
-       FROM tasks t JOIN graphs g ON g.id = t.graph_id
-       WHERE t.status = 'CLAIMED' AND t.lease_until <= ?`,
-    );
-    this.nextLeaseEnd = db.prepare(
-      `SELECT MIN(lease_until) AS next FROM tasks WHERE status = 'CLAIMED' AND lease_until > ?`,
-    );
-    // Only graphs that set timeoutMs, found through the status index; claims are few per graph.
-    this.timedClaims = db.prepare(
-      `SELECT t.graph_id, t.id, t.claim_token, t.claimed_at + json_extract(g.options, '$.timeoutMs') AS due
-       FROM graphs g JOIN tasks t ON t.graph_id = g.id
-       WHERE g.status IN ('RUNNING', 'SYNTHESIZING') AND json_extract(g.options, '$.timeoutMs') IS NOT NULL
-         AND t.status = 'CLAIMED'`,
-    );
-    this.graceMs = graceMs ?? this.longestHeldLease(db);
+    // The default grace: the longest lease among the claims held at start, so each gets one more lease.
+    this.graceMs = graceMs ?? rt.ctx.readModel.tasks.longestHeldLeaseMs();
   }
 
   /** Expires every claim due now and arms the timer for the next one. */
@@ -74,16 +39,17 @@ export class LeaseReaper {
     const now = this.rt.now();
     let next = Number.POSITIVE_INFINITY;
     // Timeouts first: a claim both timed out and expired is reported as the timeout it is.
-    for (const row of this.timedClaims.all()) {
+    const tasks = this.rt.ctx.readModel.tasks;
+    for (const row of tasks.timedClaims()) {
       if (row.due <= now) this.expire(row.graph_id, row.id, row.claim_token, 'timeout');
       else next = Math.min(next, row.due);
     }
-    for (const row of this.expiredLeases.all(now)) {
+    for (const row of tasks.expiredClaims(now)) {
       const due = this.leaseDue(row.lease_until, row.lease_ms);
       if (due <= now) this.expire(row.graph_id, row.id, row.claim_token, 'lease_expired');
       else next = Math.min(next, due);
     }
-    const upcoming = this.nextLeaseEnd.get(now)?.next ?? null;
+    const upcoming = tasks.nextLeaseEnd(now);
     if (upcoming !== null) next = Math.min(next, upcoming);
     this.wakeAt(next);
   }
@@ -144,16 +110,5 @@ export class LeaseReaper {
       this.sweep();
     }, delay);
     this.timer.unref();
-  }
-
-  /** The default grace: the longest lease among the claims held at start, so each gets one more lease. */
-  private longestHeldLease(db: Database.Database): number {
-    const row = db
-      .prepare(
-        `SELECT MAX(json_extract(g.options, '$.leaseMs')) AS longest
-         FROM tasks t JOIN graphs g ON g.id = t.graph_id WHERE t.status = 'CLAIMED'`,
-      )
-      .get() as { longest: number | null } | undefined;
-    return row?.longest ?? 0;
   }
 }

@@ -1,4 +1,3 @@
-import type Database from 'better-sqlite3';
 import { checkPlan, decideFailPlanning, decideRecordPlan, decideStartPlanning } from '../commands/index.ts';
 import { AppError, isAppError } from '../errors.ts';
 import type { GraphState } from '../events/index.ts';
@@ -16,20 +15,14 @@ import type { GraphReconciler } from './reconciler.ts';
  */
 export class Planner implements GraphReconciler {
   readonly name = 'planner';
-  private readonly unplanned: Database.Statement<[], { id: string }>;
-
   constructor(
     private readonly rt: ManagerRuntime,
     private readonly agents: ManagerAgents,
     private readonly settings: MarkerSettings,
-  ) {
-    this.unplanned = rt.ctx.readModel.db.prepare(
-      `SELECT id FROM graphs WHERE status IN ('SUBMITTED', 'PLANNING') AND explicit = 0`,
-    );
-  }
+  ) {}
 
   candidates(): string[] {
-    return this.unplanned.all().map((row) => row.id);
+    return this.rt.ctx.readModel.graphs.unplannedIds();
   }
 
   reconcile(graph: GraphState): void {

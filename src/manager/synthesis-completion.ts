@@ -1,4 +1,3 @@
-import type Database from 'better-sqlite3';
 import { decideSucceedGraph } from '../commands/index.ts';
 import { isAppError } from '../errors.ts';
 import type { GraphState } from '../events/index.ts';
@@ -9,17 +8,10 @@ import type { GraphReconciler } from './reconciler.ts';
 /** A SYNTHESIZING graph whose synthesis task has COMPLETED succeeds with that task's output. */
 export class SynthesisCompletion implements GraphReconciler {
   readonly name = 'synthesis-completion';
-  private readonly synthesized: Database.Statement<[string], { id: string }>;
-
-  constructor(private readonly rt: ManagerRuntime) {
-    this.synthesized = rt.ctx.readModel.db.prepare(
-      `SELECT g.id FROM graphs g JOIN tasks t ON t.graph_id = g.id AND t.id = ?
-       WHERE g.status = 'SYNTHESIZING' AND t.status = 'COMPLETED'`,
-    );
-  }
+  constructor(private readonly rt: ManagerRuntime) {}
 
   candidates(): string[] {
-    return this.synthesized.all(SYNTHESIS_TASK_ID).map((row) => row.id);
+    return this.rt.ctx.readModel.graphs.synthesizedIds(SYNTHESIS_TASK_ID);
   }
 
   reconcile(graph: GraphState): void {

@@ -1,4 +1,3 @@
-import type Database from 'better-sqlite3';
 import { decideFailGraph } from '../commands/index.ts';
 import { isAppError } from '../errors.ts';
 import type { GraphState } from '../events/index.ts';
@@ -13,17 +12,10 @@ import type { GraphReconciler } from './reconciler.ts';
  */
 export class TaskFailure implements GraphReconciler {
   readonly name = 'task-failure';
-  private readonly failing: Database.Statement<[], { id: string }>;
-
-  constructor(private readonly rt: ManagerRuntime) {
-    this.failing = rt.ctx.readModel.db.prepare(
-      `SELECT DISTINCT g.id FROM graphs g JOIN tasks t ON t.graph_id = g.id
-       WHERE g.status IN ('RUNNING', 'SYNTHESIZING') AND t.status = 'FAILED'`,
-    );
-  }
+  constructor(private readonly rt: ManagerRuntime) {}
 
   candidates(): string[] {
-    return this.failing.all().map((row) => row.id);
+    return this.rt.ctx.readModel.graphs.withFailedTaskIds();
   }
 
   reconcile(graph: GraphState): void {

@@ -1,5 +1,5 @@
 import type { ClaimState } from '../events/index.ts';
-import type { TaskRef } from './tasks-projection.ts';
+import type { TaskRef } from './task-rows.ts';
 
 /**
  * The current claims, in memory, by (agent, requestId) and by token: every claim request looks here

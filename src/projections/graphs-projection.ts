@@ -77,15 +77,64 @@ const COLUMNS = [
   'last_seq',
 ] as const;
 
+type IdRow = { id: string };
+
 export class GraphsProjection {
   private readonly upsert: Database.Statement<GraphRow>;
   private readonly byId: Database.Statement<[string], GraphRow>;
+  private readonly auditing: Database.Statement<[], IdRow>;
+  private readonly unplanned: Database.Statement<[], IdRow>;
+  private readonly completable: Database.Statement<[], IdRow>;
+  private readonly withFailedTask: Database.Statement<[], IdRow>;
+  private readonly synthesized: Database.Statement<[string], IdRow>;
 
   constructor(private readonly db: Database.Database) {
     this.upsert = db.prepare(
       `INSERT OR REPLACE INTO graphs (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map((c) => `@${c}`).join(', ')})`,
     );
     this.byId = db.prepare('SELECT * FROM graphs WHERE id = ?');
+    this.auditing = db.prepare(`SELECT id FROM graphs WHERE status = 'AUDITING'`);
+    this.unplanned = db.prepare(
+      `SELECT id FROM graphs WHERE status IN ('SUBMITTED', 'PLANNING') AND explicit = 0`,
+    );
+    this.completable = db.prepare(
+      `SELECT g.id FROM graphs g
+       WHERE g.status = 'RUNNING' AND g.completed_cycle < g.cycle
+         AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.graph_id = g.id AND t.kind = 'work' AND t.status <> 'COMPLETED')`,
+    );
+    this.withFailedTask = db.prepare(
+      `SELECT DISTINCT g.id FROM graphs g JOIN tasks t ON t.graph_id = g.id
+       WHERE g.status IN ('RUNNING', 'SYNTHESIZING') AND t.status = 'FAILED'`,
+    );
+    this.synthesized = db.prepare(
+      `SELECT g.id FROM graphs g JOIN tasks t ON t.graph_id = g.id AND t.id = ?
+       WHERE g.status = 'SYNTHESIZING' AND t.status = 'COMPLETED'`,
+    );
+  }
+
+  /** Graphs being audited (the auditor's level sweep). */
+  auditingIds(): string[] {
+    return this.auditing.all().map((row) => row.id);
+  }
+
+  /** Goal-only graphs not planned yet (the planner's level sweep). */
+  unplannedIds(): string[] {
+    return this.unplanned.all().map((row) => row.id);
+  }
+
+  /** RUNNING graphs whose current cycle has every work task COMPLETED and no GraphCompleted yet. */
+  completableIds(): string[] {
+    return this.completable.all().map((row) => row.id);
+  }
+
+  /** Dispatching graphs with a FAILED task (the graph fails with task_failed). */
+  withFailedTaskIds(): string[] {
+    return this.withFailedTask.all().map((row) => row.id);
+  }
+
+  /** SYNTHESIZING graphs whose synthesis task `synthesisTaskId` is COMPLETED. */
+  synthesizedIds(synthesisTaskId: string): string[] {
+    return this.synthesized.all(synthesisTaskId).map((row) => row.id);
   }
 
   write(state: GraphState): void {

@@ -9,7 +9,8 @@ import { GraphsProjection, graphStateFromRow, graphView } from './graphs-project
 import { ProgressProjection } from './progress-projection.ts';
 import { ResultsProjection } from './results-projection.ts';
 import { SkippedProjection } from './skipped.ts';
-import { TasksProjection, taskStateFromRow } from './tasks-projection.ts';
+import { taskStateFromRow } from './task-rows.ts';
+import { TasksProjection } from './tasks-projection.ts';
 
 /** SQLite's default: checkpoint once the WAL holds this many pages. */
 const DEFAULT_WAL_AUTOCHECKPOINT_PAGES = 1000;

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { EventOf } from '../events/index.ts';
+import type { EventOf, GraphState } from '../events/index.ts';
 import type { Step, TaskError, TaskResultView, Usage } from '../protocol/index.ts';
 import type { Migration } from './migration.ts';
 
@@ -51,6 +51,13 @@ export interface ResultClaim {
   cycle: number;
   attempt: number;
   agentId: string;
+}
+
+/** Who held the claim a result event is about, captured before the fold clears it (null when no one did). */
+export function claimBefore(state: GraphState | null, graphId: string, taskId: string): ResultClaim | null {
+  const task = state?.tasks.get(taskId);
+  if (!task?.claim) return null;
+  return { graphId, taskId, cycle: task.cycle, attempt: task.claim.attempt, agentId: task.claim.agentId };
 }
 
 export class ResultsProjection {

@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { TaskState } from '../events/index.ts';
-import type { TaskKind, TaskStatus } from '../protocol/index.ts';
 import type { Migration } from './migration.ts';
+import { stateValues, TASK_COLUMNS, type TaskRow } from './task-rows.ts';
 
 /** One row per task, written from the graph aggregate's state after each batch that touched it. */
 export const tasksMigrations: Migration[] = [
@@ -55,64 +55,37 @@ export const tasksMigrations: Migration[] = [
   },
 ];
 
-export interface TaskRef {
+export interface ClaimedRow {
   graph_id: string;
   id: string;
-}
-
-export interface TaskRow {
-  graph_id: string;
-  id: string;
-  position: number;
-  kind: string;
-  title: string;
-  instructions: string;
-  depends_on: string;
-  capability: string | null;
-  status: string;
-  attempts: number;
-  cycle: number;
-  completed_cycle: number | null;
-  claim_token: string | null;
   assignee: string | null;
   claim_request_id: string | null;
-  claim_attempt: number | null;
-  claimed_at: number | null;
-  lease_until: number | null;
-  available_at: number;
-  ready_seq: number;
-  last_seq: number;
-  last_result_token: string | null;
-  last_result_seq: number | null;
-  last_result_agent: string | null;
+  claim_token: string;
 }
 
-const COLUMNS = [
-  'graph_id',
-  'id',
-  'position',
-  'kind',
-  'title',
-  'instructions',
-  'depends_on',
-  'capability',
-  'status',
-  'attempts',
-  'cycle',
-  'completed_cycle',
-  'claim_token',
-  'assignee',
-  'claim_request_id',
-  'claim_attempt',
-  'claimed_at',
-  'lease_until',
-  'available_at',
-  'ready_seq',
-  'last_seq',
-  'last_result_token',
-  'last_result_seq',
-  'last_result_agent',
-] as const;
+export interface ReadyRow {
+  graph_id: string;
+  id: string;
+  ready_seq: number;
+  available_at: number;
+  capability: string | null;
+  priority: number;
+}
+
+export interface ExpiredClaimRow {
+  graph_id: string;
+  id: string;
+  claim_token: string;
+  lease_until: number;
+  lease_ms: number;
+}
+
+export interface TimedClaimRow {
+  graph_id: string;
+  id: string;
+  claim_token: string;
+  due: number;
+}
 
 export class TasksProjection {
   /** dependsOn arrays never change after planning: serialise each once. */
@@ -122,9 +95,16 @@ export class TasksProjection {
   private readonly byGraph: Database.Statement<[string], TaskRow>;
   private readonly byId: Database.Statement<[string, string], TaskRow>;
 
+  private readonly claimed: Database.Statement<[], ClaimedRow>;
+  private readonly dispatchableReady: Database.Statement<[], ReadyRow>;
+  private readonly expired: Database.Statement<[number], ExpiredClaimRow>;
+  private readonly nextLease: Database.Statement<[number], { next: number | null }>;
+  private readonly timed: Database.Statement<[], TimedClaimRow>;
+  private readonly longestLease: Database.Statement<[], { longest: number | null }>;
+
   constructor(db: Database.Database) {
     this.upsert = db.prepare(
-      `INSERT OR REPLACE INTO tasks (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map(() => '?').join(', ')})`,
+      `INSERT OR REPLACE INTO tasks (${TASK_COLUMNS.join(', ')}) VALUES (${TASK_COLUMNS.map(() => '?').join(', ')})`,
     );
     this.updateState = db.prepare(
       `UPDATE tasks SET status = ?, attempts = ?, cycle = ?, completed_cycle = ?, claim_token = ?, assignee = ?,
@@ -134,6 +114,36 @@ export class TasksProjection {
     );
     this.byGraph = db.prepare('SELECT * FROM tasks WHERE graph_id = ? ORDER BY position');
     this.byId = db.prepare('SELECT * FROM tasks WHERE graph_id = ? AND id = ?');
+    this.claimed = db.prepare(
+      `SELECT graph_id, id, assignee, claim_request_id, claim_token FROM tasks
+       WHERE status = 'CLAIMED' AND claim_token IS NOT NULL`,
+    );
+    this.dispatchableReady = db.prepare(
+      `SELECT t.graph_id, t.id, t.ready_seq, t.available_at, t.capability, g.priority
+       FROM tasks t JOIN graphs g ON g.id = t.graph_id
+       WHERE t.status = 'READY' AND g.status IN ('RUNNING', 'SYNTHESIZING')
+       ORDER BY t.ready_seq`,
+    );
+    // Both lease queries range over the partial index tasks_claimed_by_lease (status = 'CLAIMED').
+    this.expired = db.prepare(
+      `SELECT t.graph_id, t.id, t.claim_token, t.lease_until, json_extract(g.options, '$.leaseMs') AS lease_ms
+       FROM tasks t JOIN graphs g ON g.id = t.graph_id
+       WHERE t.status = 'CLAIMED' AND t.lease_until <= ?`,
+    );
+    this.nextLease = db.prepare(
+      `SELECT MIN(lease_until) AS next FROM tasks WHERE status = 'CLAIMED' AND lease_until > ?`,
+    );
+    // Only graphs that set timeoutMs, found through the status index; claims are few per graph.
+    this.timed = db.prepare(
+      `SELECT t.graph_id, t.id, t.claim_token, t.claimed_at + json_extract(g.options, '$.timeoutMs') AS due
+       FROM graphs g JOIN tasks t ON t.graph_id = g.id
+       WHERE g.status IN ('RUNNING', 'SYNTHESIZING') AND json_extract(g.options, '$.timeoutMs') IS NOT NULL
+         AND t.status = 'CLAIMED'`,
+    );
+    this.longestLease = db.prepare(
+      `SELECT MAX(json_extract(g.options, '$.leaseMs')) AS longest
+       FROM tasks t JOIN graphs g ON g.id = t.graph_id WHERE t.status = 'CLAIMED'`,
+    );
   }
 
   /** Writes the whole row: when a task is planned. */
@@ -168,64 +178,34 @@ export class TasksProjection {
   row(graphId: string, taskId: string): TaskRow | undefined {
     return this.byId.get(graphId, taskId);
   }
-}
 
-export function taskStateFromRow(row: TaskRow): TaskState {
-  return {
-    id: row.id,
-    kind: row.kind as TaskKind,
-    title: row.title,
-    instructions: row.instructions,
-    dependsOn: JSON.parse(row.depends_on) as string[],
-    capability: row.capability,
-    status: row.status as TaskStatus,
-    attempts: row.attempts,
-    cycle: row.cycle,
-    completedCycle: row.completed_cycle,
-    claim:
-      row.claim_token === null
-        ? null
-        : {
-            token: row.claim_token,
-            agentId: row.assignee ?? '',
-            requestId: row.claim_request_id ?? '',
-            attempt: row.claim_attempt ?? 0,
-            claimedAt: row.claimed_at ?? 0,
-            leaseUntil: row.lease_until ?? 0,
-          },
-    availableAt: row.available_at,
-    readySeq: row.ready_seq,
-    lastSeq: row.last_seq,
-    lastResult:
-      row.last_result_token === null
-        ? null
-        : {
-            token: row.last_result_token,
-            seq: row.last_result_seq ?? 0,
-            ...(row.last_result_agent === null ? {} : { agentId: row.last_result_agent }),
-          },
-  };
-}
+  /** Current claims, for the in-memory claim index a projector starts with. */
+  claimedRows(): ClaimedRow[] {
+    return this.claimed.all();
+  }
 
-/** The columns that change after planning, in the order both the insert and the update list them. */
-function stateValues(task: TaskState) {
-  const claim = task.claim;
-  return [
-    task.status,
-    task.attempts,
-    task.cycle,
-    task.completedCycle,
-    claim?.token ?? null,
-    claim?.agentId ?? null,
-    claim?.requestId ?? null,
-    claim?.attempt ?? null,
-    claim?.claimedAt ?? null,
-    claim?.leaseUntil ?? null,
-    task.availableAt,
-    task.readySeq,
-    task.lastSeq,
-    task.lastResult?.token ?? null,
-    task.lastResult?.seq ?? null,
-    task.lastResult?.agentId ?? null,
-  ] as const;
+  /** READY tasks of graphs that dispatch, in READY order, for the READY index a projector starts with. */
+  dispatchableReadyRows(): ReadyRow[] {
+    return this.dispatchableReady.all();
+  }
+
+  /** Claims whose lease ended at or before `now`, with their graph's lease. */
+  expiredClaims(now: number): ExpiredClaimRow[] {
+    return this.expired.all(now);
+  }
+
+  /** The earliest lease end after `now`, or null when no claim ends later. */
+  nextLeaseEnd(now: number): number | null {
+    return this.nextLease.get(now)?.next ?? null;
+  }
+
+  /** Claims of dispatching graphs that set `timeoutMs`, with when their attempt is due. */
+  timedClaims(): TimedClaimRow[] {
+    return this.timed.all();
+  }
+
+  /** The longest `leaseMs` among the graphs of current claims (0 when there are none). */
+  longestHeldLeaseMs(): number {
+    return this.longestLease.get()?.longest ?? 0;
+  }
 }

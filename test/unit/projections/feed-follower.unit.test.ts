@@ -1,11 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { TurnEnd } from '../../../src/nats/turn-end.ts';
-import {
-  FeedFollower,
-  type FeedSource,
-  type FeedStall,
-  type RawStoredMessage,
-} from '../../../src/projections/feed-follower.ts';
+import { FeedFollower } from '../../../src/projections/feed-follower.ts';
+import type { FeedSource, FeedStall, RawStoredMessage } from '../../../src/projections/feed-source.ts';
 
 /**
  * An in-memory stand-in for the event store's feed (this is pure code under test): each
@@ -239,6 +235,63 @@ describe('FeedFollower', () => {
       expect(feed.flat()).toEqual([1]);
       feed.follower.stop();
       await feed.running;
+    });
+  });
+
+  describe('with an asynchronous sink (a read model over the network)', () => {
+    it('hands it one batch at a time, in order, and counts as applied only what it said it applied', async () => {
+      const source = new FakeFeed();
+      const batches: number[][] = [];
+      let inFlight = 0;
+      let maxInFlight = 0;
+      const follower = new FeedFollower({
+        source,
+        fromSeq: 1,
+        apply: async (messages) => {
+          inFlight += 1;
+          maxInFlight = Math.max(maxInFlight, inFlight);
+          await new Promise((resolve) => setTimeout(resolve, 30));
+          inFlight -= 1;
+          // Takes at most two per batch, as a sink with a small page might.
+          const taken = messages.slice(0, 2).map((m) => m.seq);
+          batches.push(taken);
+          return taken.length;
+        },
+      });
+      const running = follower.run();
+      await advance();
+      source.deliver([1, 2, 3]);
+      await advance();
+      source.deliver([4]);
+      await advance(30);
+      expect(follower.status().appliedSeq).toBe(2);
+      await advance(30);
+      await advance(30);
+      expect(batches).toEqual([
+        [1, 2],
+        [3, 4],
+      ]);
+      expect(maxInFlight).toBe(1);
+      expect(follower.status()).toMatchObject({ appliedSeq: 4, lagMs: 0 });
+      follower.stop();
+      await running;
+    });
+
+    it('ends run() when the sink rejects', async () => {
+      const source = new FakeFeed();
+      const follower = new FeedFollower({
+        source,
+        fromSeq: 1,
+        apply: async () => {
+          throw new Error('the database is gone');
+        },
+      });
+      const running = follower.run();
+      running.catch(() => {});
+      await advance();
+      source.deliver([1]);
+      await advance();
+      await expect(running).rejects.toThrow('the database is gone');
     });
   });
 
