@@ -1,5 +1,6 @@
 import { decideExpireLease, type ExpireLease } from '../commands/index.ts';
 import { isAppError } from '../errors.ts';
+import type { ClockTimer } from '../node/clock.ts';
 import type { AppliedBatch } from '../projections/index.ts';
 import type { ManagerRuntime } from './manager-runtime.ts';
 
@@ -21,7 +22,7 @@ const MAX_TIMER_MS = 2_147_483_000;
 export class LeaseReaper {
   private readonly startedAt: number;
   readonly graceMs: number;
-  private timer: NodeJS.Timeout | null = null;
+  private timer: ClockTimer | null = null;
   private timerAt = Number.POSITIVE_INFINITY;
 
   constructor(
@@ -67,7 +68,7 @@ export class LeaseReaper {
   }
 
   stop(): void {
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.cancel();
     this.timer = null;
     this.timerAt = Number.POSITIVE_INFINITY;
   }
@@ -100,15 +101,14 @@ export class LeaseReaper {
 
   private wakeAt(at: number): void {
     if (this.rt.stopped || !Number.isFinite(at) || at >= this.timerAt) return;
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.cancel();
     this.timerAt = at;
     // +1 ms: the deciders take a lease back only once it has ended (leaseUntil <= now).
     const delay = Math.min(Math.max(0, at - this.rt.now()) + 1, MAX_TIMER_MS);
-    this.timer = setTimeout(() => {
+    this.timer = this.rt.clock.setTimeout(() => {
       this.timer = null;
       this.timerAt = Number.POSITIVE_INFINITY;
       this.sweep();
     }, delay);
-    this.timer.unref();
   }
 }

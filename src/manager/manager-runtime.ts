@@ -3,6 +3,7 @@ import { type CommandOutcome, type Decision, handleCommand } from '../commands/i
 import { AppError, type ErrorCode, isAppError } from '../errors.ts';
 import type { EventMetadata, GraphState } from '../events/index.ts';
 import type { AppContext } from '../node/app-context.ts';
+import type { Clock } from '../node/clock.ts';
 
 /** The actor of every event the manager appends. */
 export const MANAGER_ACTOR = 'system:manager';
@@ -57,6 +58,21 @@ export class ManagerRuntime {
   /** The clock deciders see (the command ports'), so the manager's "due" agrees with theirs. */
   now(): number {
     return this.ctx.ports.clock();
+  }
+
+  /** The node's timers (a fake clock in tests). */
+  get clock(): Clock {
+    return this.ctx.clock;
+  }
+
+  /** Work in flight. */
+  get busy(): number {
+    return this.work.size;
+  }
+
+  /** Resolves once no work is in flight (tests: "nothing more will happen" without sleeping). */
+  async idle(): Promise<void> {
+    while (this.work.size > 0) await Promise.allSettled([...this.work.values()].map((w) => w.done));
   }
 
   isRunning(key: string): boolean {

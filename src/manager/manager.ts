@@ -43,6 +43,12 @@ export interface ManagerOptions {
 export interface Manager {
   /** Stops reconciling, aborts LLM calls in flight (their markers lapse) and waits for all work. Idempotent. */
   stop(): Promise<void>;
+  /**
+   * Resolves once the wakes queued so far have been reconciled and no work they started is in flight:
+   * what the manager will do about the read model as it stands has been done (tests on a fake clock
+   * assert "nothing happened" after it, instead of sleeping).
+   */
+  idle(): Promise<void>;
 }
 
 /**
@@ -126,17 +132,24 @@ export function startManager(opts: ManagerOptions): Manager {
     reaper.onBatch(batch);
   });
   const first = setImmediate(sweep);
-  const interval = setInterval(sweep, opts.intervalMs ?? 1_000);
-  interval.unref();
+  const interval = rt.clock.setInterval(sweep, opts.intervalMs ?? 1_000);
   log.info({ intervalMs: opts.intervalMs ?? 1_000, graceMs: reaper.graceMs, ...markers }, 'manager started');
 
   let stopping: Promise<void> | null = null;
   return {
+    async idle() {
+      // A reconcile can start work whose end wakes its graph again: settle until nothing is left.
+      for (;;) {
+        await new Promise((resolve) => setImmediate(resolve));
+        if (flushing === null && pending.size === 0 && rt.busy === 0) return;
+        await rt.idle();
+      }
+    },
     stop() {
       stopping ??= (async () => {
         unsubscribe();
         clearImmediate(first);
-        clearInterval(interval);
+        interval.cancel();
         if (flushing) clearImmediate(flushing);
         reaper.stop();
         await rt.stop();

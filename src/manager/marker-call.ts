@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { CommandOutcome, HeldMarker } from '../commands/index.ts';
 import { AppError, isAppError } from '../errors.ts';
 import type { ManagerRuntime } from './manager-runtime.ts';
@@ -64,11 +63,8 @@ export async function callUnderMarker<T>(opts: MarkerCallOptions<T>): Promise<Ma
       `${what} attempt failed`,
     );
     const backoff = Math.min(settings.retryBaseMs * 2 ** (attempt - 1), settings.markerMs / 2, 60_000);
-    try {
-      await sleep(backoff, undefined, { signal });
-    } catch {
-      return { kind: 'lost' };
-    }
+    await rt.clock.sleep(backoff, signal);
+    if (signal.aborted) return { kind: 'lost' };
     held = attempt;
   }
   return { kind: 'lost' };
@@ -82,7 +78,7 @@ async function callWithLease<T>(opts: MarkerCallOptions<T>, attempt: number): Pr
   const callSignal = AbortSignal.any([signal, lease.signal]);
   let lost = false;
   let renewal: Promise<void> = Promise.resolve();
-  const renew = setInterval(
+  const renew = rt.clock.setInterval(
     () => {
       // Chained: one renewal at a time, and the last one is awaited before the caller appends again.
       renewal = renewal.then(async () => {
@@ -96,7 +92,7 @@ async function callWithLease<T>(opts: MarkerCallOptions<T>, attempt: number): Pr
     },
     Math.max(50, Math.floor(settings.markerMs / 3)),
   );
-  const deadline = setTimeout(() => {
+  const deadline = rt.clock.setTimeout(() => {
     lease.abort(
       new AppError(
         'AM_ERR_LLM_UNAVAILABLE',
@@ -110,8 +106,8 @@ async function callWithLease<T>(opts: MarkerCallOptions<T>, attempt: number): Pr
     if (signal.aborted || lost) return { kind: 'lost' };
     return { kind: 'failed', error: asAppError(lease.signal.aborted ? lease.signal.reason : error) };
   } finally {
-    clearInterval(renew);
-    clearTimeout(deadline);
+    renew.cancel();
+    deadline.cancel();
     await renewal;
   }
 }

@@ -5,6 +5,7 @@ import type { Projector, ReadModel, ReadyIndex, ResultsProjection } from '../pro
 import type { EventStore } from '../store/event-store.ts';
 import type { Authenticator } from './authenticator.ts';
 import type { ClaimService } from './claim-service.ts';
+import type { Clock } from './clock.ts';
 import type { NodeMetrics } from './node-metrics.ts';
 import type { ProgressNumbering } from './progress-numbering.ts';
 import type { Readiness } from './readiness.ts';
@@ -31,6 +32,8 @@ export interface AppContext {
   metrics: NodeMetrics;
   /** Progress indexes for steps a worker did not number. */
   progressNumbering: ProgressNumbering;
+  /** Time and timers of the deciders, the manager and the claim path (a fake one in tests). */
+  clock: Clock;
   /** append/waitFor/clock/ids for handleCommand. */
   ports: CommandPorts;
   log: Logger;

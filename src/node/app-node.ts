@@ -9,6 +9,7 @@ import type { StoreSettings } from '../store/stream-settings.ts';
 import type { AppContext } from './app-context.ts';
 import { Authenticator } from './authenticator.ts';
 import { ClaimService } from './claim-service.ts';
+import { type Clock, systemClock } from './clock.ts';
 import { eventIdGenerator } from './event-ids.ts';
 import { NodeMetrics } from './node-metrics.ts';
 import { ProgressNumbering } from './progress-numbering.ts';
@@ -32,6 +33,8 @@ export interface AppNodeOptions {
   catchUp?: boolean;
   /** Told when the projector stopped for good: the process should exit rather than serve a frozen model. */
   onProjectorFailure?: (error: unknown) => void;
+  /** Time and timers of deciders, manager and claims. Default: the system clock (tests pass a fake one). */
+  clock?: Clock;
   /** Readiness bounds (lag as time); see ReadinessOptions. */
   readiness?: { maxLagMs?: number; recoverLagMs?: number };
 }
@@ -90,11 +93,12 @@ export async function startAppNode(opts: AppNodeOptions): Promise<AppNode> {
     else log.warn(fields, `not ready: ${snapshot.detail}`);
   });
   readiness.start();
+  const clock = opts.clock ?? systemClock;
   const ports: CommandPorts = {
     append: (req) => store.append(req),
     subjects: store.subjects,
     waitFor: (seq, timeoutMs) => projector.waitFor(seq, timeoutMs),
-    clock: () => Date.now(),
+    clock: () => clock.now(),
     newId: eventIdGenerator(),
   };
   const metrics = new NodeMetrics();
@@ -110,13 +114,24 @@ export async function startAppNode(opts: AppNodeOptions): Promise<AppNode> {
     turnEnd,
     metrics,
     ports,
+    clock,
     progressNumbering: new ProgressNumbering(),
     auth: new Authenticator({
       agents: readModel.agents,
       projector,
       ...(opts.adminToken === undefined ? {} : { adminToken: opts.adminToken }),
     }),
-    claims: new ClaimService({ store, projector, ports, readyIndex, readiness, results, metrics, log }),
+    claims: new ClaimService({
+      store,
+      projector,
+      ports,
+      clock,
+      readyIndex,
+      readiness,
+      results,
+      metrics,
+      log,
+    }),
   };
   let closed = false;
   const close = async () => {

@@ -4,6 +4,7 @@ import { AppError, isAppError } from '../errors.ts';
 import type { Projector, ReadyEntry, ReadyIndex, ResultsProjection, TaskRef } from '../projections/index.ts';
 import type { ClaimReply, ClaimRequest } from '../protocol/index.ts';
 import { claimReply } from './claim-reply.ts';
+import type { Clock } from './clock.ts';
 import type { NodeMetrics } from './node-metrics.ts';
 import type { Principal } from './principal.ts';
 import type { Readiness } from './readiness.ts';
@@ -27,6 +28,7 @@ const NO_CAPABILITIES: ReadonlySet<string> = new Set();
 export interface ClaimNode extends CommandNode {
   projector: Projector;
   readyIndex: ReadyIndex;
+  clock: Clock;
   readiness: Pick<Readiness, 'check' | 'onChange'>;
   results: ResultsProjection;
   metrics: NodeMetrics;
@@ -59,6 +61,11 @@ export class ClaimService {
   readonly #unprojected = new Map<string, number>();
 
   constructor(private readonly node: ClaimNode) {}
+
+  /** Claims long-polling now (for metrics, and for tests that must know a claim is waiting). */
+  get waiting(): number {
+    return this.#pending.size;
+  }
 
   /** Resolves with a claim, or null when no work came within `waitMs` (or the caller went away). */
   async claim(principal: Principal, body: ClaimRequest, signal?: AbortSignal): Promise<ClaimReply | null> {
@@ -231,21 +238,21 @@ export class ClaimService {
    * caller goes away or the node's readiness changes.
    */
   #waitForWork(deadline: number, signal: AbortSignal): Promise<void> {
-    const { ports, readyIndex, readiness } = this.node;
+    const { clock, readyIndex, readiness } = this.node;
     return new Promise((resolve) => {
-      const now = ports.clock();
+      const now = clock.now();
       const nextAvailable = readyIndex.nextAvailableAt(now);
       const wakeAt = nextAvailable === null ? deadline : Math.min(deadline, nextAvailable);
       let settled = false;
       const done = () => {
         if (settled) return;
         settled = true;
-        clearTimeout(timer);
+        timer.cancel();
         signal.removeEventListener('abort', done);
         stopWatchingReadiness();
         resolve();
       };
-      const timer = setTimeout(done, Math.max(0, wakeAt - now));
+      const timer = clock.setTimeout(done, Math.max(0, wakeAt - now));
       signal.addEventListener('abort', done, { once: true });
       const stopWatchingReadiness = readiness.onChange(done);
       void readyIndex.changed().then(done);

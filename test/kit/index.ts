@@ -1,3 +1,4 @@
+export * from './fake-clock.ts';
 export * from './free-port.ts';
 export * from './http-api.ts';
 export * from './http-call.ts';

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../../src/api/http/app.ts';
 import type { ClaimReply, SubmitGraphReply, TaskGraph } from '../../../src/protocol/index.ts';
 import { type ApiClient, type ApiOutcome, httpApiClient, natsApiClient } from '../../fixtures/api-client.ts';
+import { waitUntil } from '../../kit/index.ts';
 import { type AmOverNats, startAmOverNats } from './nats/am-over-nats.ts';
 
 /**
@@ -129,7 +130,7 @@ describe.each(['http', 'nats'] as const)('over %s', (transport) => {
       const capability = newCapability();
       const startedAt = Date.now();
       const waiting = api.call('ClaimTask', claimRequest(capability, 15_000), worker);
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await waitUntil(() => am.node.ctx.claims.waiting === 1, { message: 'the claim is long-polling' });
       const { graphId } = await submit(capability, [{ id: 'late' }]);
       const outcome = await waiting;
       expect(outcome).toMatchObject({ ok: true, status: 200, body: { task: { id: 'late', graphId } } });

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Manager } from '../../../src/manager/index.ts';
 import type { AppContext } from '../../../src/node/app-context.ts';
+import { FakeClock } from '../../kit/index.ts';
 import {
   caughtUp,
   eventsOf,
@@ -24,14 +26,29 @@ describe('Cycle completion and synthesis with two managers on one stream', () =>
   let cluster: ManagerCluster;
   let one: AppContext;
   let two: AppContext;
+  const managers: Manager[] = [];
+  const clock = new FakeClock();
+
+  /**
+   * Lets both managers' level sweeps run a few times over the read model as it stands, and waits until
+   * whatever they started is done: a second GraphCompleted, say, would be in the stream by then.
+   */
+  async function sweepsHaveRun(): Promise<void> {
+    await caughtUp(one, two);
+    await caughtUp(two, one);
+    await clock.advance(300);
+    await Promise.all(managers.map((manager) => manager.idle()));
+    await caughtUp(one, two);
+    await caughtUp(two, one);
+  }
 
   beforeAll(async () => {
     cluster = await startManagerCluster('cycle');
-    one = await cluster.addNode();
-    two = await cluster.addNode();
+    one = await cluster.addNode({ clock });
+    two = await cluster.addNode({ clock });
     const agents = stubAgents({ audit: async () => passed() });
-    cluster.startManager(one, { agents, intervalMs: 100, graceMs: 0 });
-    cluster.startManager(two, { agents, intervalMs: 100, graceMs: 0 });
+    managers.push(cluster.startManager(one, { agents, intervalMs: 100, graceMs: 0 }));
+    managers.push(cluster.startManager(two, { agents, intervalMs: 100, graceMs: 0 }));
   });
 
   afterAll(async () => {
@@ -44,8 +61,7 @@ describe('Cycle completion and synthesis with two managers on one stream', () =>
       await runCycle(one, graphId);
       await waitForStatus(one, graphId, 'SYNTHESIZING');
       await waitForStatus(two, graphId, 'SYNTHESIZING');
-      // Give both managers' level sweeps time to try again.
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await sweepsHaveRun();
       const completed = await eventsOf(one, graphId, 'GraphCompleted');
       expect(completed.map((e) => e.data.cycle)).toEqual([1]);
       expect(await eventsOf(one, graphId, 'AuditPassed')).toHaveLength(1);
@@ -58,7 +74,7 @@ describe('Cycle completion and synthesis with two managers on one stream', () =>
       await caughtUp(one, two);
       await Promise.all(graphIds.map((graphId, i) => runCycle(i % 2 === 0 ? one : two, graphId)));
       for (const graphId of graphIds) await waitForStatus(one, graphId, 'SYNTHESIZING');
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await sweepsHaveRun();
       for (const graphId of graphIds) {
         expect(await eventsOf(one, graphId, 'GraphCompleted')).toHaveLength(1);
       }
@@ -74,7 +90,7 @@ describe('Cycle completion and synthesis with two managers on one stream', () =>
       await runTask(one, graphId, '_synthesis', 'the final answer');
       const done = await waitForStatus(two, graphId, 'SUCCEEDED');
       expect(done.output).toBe('the final answer');
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await sweepsHaveRun();
       expect(await eventsOf(one, graphId, 'GraphSucceeded')).toHaveLength(1);
       expect(graph(one, graphId).status).toBe('SUCCEEDED');
     });

@@ -16,6 +16,7 @@ import { type Manager, type ManagerOptions, startManager } from '../../../src/ma
 import type { AuditInput, ManagerAgents } from '../../../src/manager/manager-agents.ts';
 import type { AppContext } from '../../../src/node/app-context.ts';
 import { type AppNode, startAppNode } from '../../../src/node/app-node.ts';
+import type { Clock } from '../../../src/node/clock.ts';
 import type { AuditReport, GraphStatus, TaskSpec } from '../../../src/protocol/index.ts';
 import { makeTempDir, removeTempDir, startTestNats, type TestNats, waitUntil } from '../../kit/index.ts';
 
@@ -26,7 +27,8 @@ const testLog = pino({ level: process.env.AM_TEST_LOG ?? 'silent' });
 export interface ManagerCluster {
   nats: TestNats;
   nodes: AppNode[];
-  addNode(): Promise<AppContext>;
+  /** A node (its own read model and projector); `clock` drives its deciders, manager and claims. */
+  addNode(opts?: { clock?: Clock }): Promise<AppContext>;
   startManager(ctx: AppContext, opts: Omit<ManagerOptions, 'ctx'>): Manager;
   cleanup(): Promise<void>;
 }
@@ -39,13 +41,14 @@ export async function startManagerCluster(name: string): Promise<ManagerCluster>
   return {
     nats,
     nodes,
-    async addNode() {
+    async addNode(opts = {}) {
       const nc = await nats.connect(`${name}-${nodes.length}`);
       const node = await startAppNode({
         nc,
         store: nats.settings,
         dbPath: join(dir, `node-${nodes.length}.sqlite`),
         log: testLog.child({ node: nodes.length }),
+        ...(opts.clock === undefined ? {} : { clock: opts.clock }),
       });
       nodes.push(node);
       return node.ctx;
@@ -88,6 +91,31 @@ export async function retryGraph(ctx: AppContext, graphId: string): Promise<void
     decide: (state, metadata) => decideRetryGraph({ type: 'RetryGraph', data: { graphId }, metadata }, state),
   });
   await ctx.projector.waitFor(outcome.seq, 5_000);
+}
+
+/** One claim attempt: the token, or the code it was refused with. */
+export async function claimOnce(
+  ctx: AppContext,
+  graphId: string,
+  taskId: string,
+  agentId = 'worker-1',
+): Promise<{ token: string } | { refused: string }> {
+  try {
+    const outcome = await handleCommand(ctx.ports, {
+      actor: agentId,
+      load: () => ctx.projector.graphState(graphId),
+      decide: (state, metadata) =>
+        decideClaimTask(
+          { type: 'ClaimTask', data: { graphId, taskId, agentId, requestId: uuidv4() }, metadata },
+          state,
+        ),
+    });
+    await ctx.projector.waitFor(outcome.seq, 5_000);
+    return { token: String(outcome.seq) };
+  } catch (error) {
+    if (isAppError(error)) return { refused: error.code };
+    throw error;
+  }
 }
 
 /** A worker's claim, retried while the task is not claimable yet (PENDING, backing off). Returns the token. */
@@ -288,8 +316,6 @@ export function hangUntilAborted(signal: AbortSignal): Promise<never> {
     signal.addEventListener('abort', () => reject(signal.reason), { once: true });
   });
 }
-
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Waits until `to` has projected everything `from` has: read-your-writes across two nodes. */
 export async function caughtUp(from: AppContext, to: AppContext): Promise<void> {

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '../../../src/errors.ts';
 import type { AppContext } from '../../../src/node/app-context.ts';
 import type { TaskSpec } from '../../../src/protocol/index.ts';
+import { FakeClock } from '../../kit/index.ts';
 import {
   eventsOf,
   graph,
@@ -17,13 +18,17 @@ const PLAN: TaskSpec[] = [
   { id: 'write', title: 'Write', instructions: 'write it up', dependsOn: ['research'] },
 ];
 
+/** The planner's marker leases, backoffs and call timeouts run on a fake clock the tests drive. */
 describe('Planner', () => {
   let cluster: ManagerCluster;
   let ctx: AppContext;
+  const clock = new FakeClock();
+  const until = (graphId: string, status: string) =>
+    clock.runUntil(() => graph(ctx, graphId).status === status, { message: `${graphId} ${status}` });
 
   beforeAll(async () => {
     cluster = await startManagerCluster('planner');
-    ctx = await cluster.addNode();
+    ctx = await cluster.addNode({ clock });
   });
 
   afterAll(async () => {
@@ -59,7 +64,9 @@ describe('Planner', () => {
       try {
         const graphId = await submitGraph(ctx, { goal: 'explicit', tasks: PLAN });
         expect(graph(ctx, graphId).status).toBe('RUNNING');
-        await new Promise((resolve) => setTimeout(resolve, 300));
+        // Sweeps have run over it and whatever they started is done.
+        await clock.advance(300);
+        await manager.idle();
         expect(agents.planCalls).toEqual([]);
         expect(await eventsOf(ctx, graphId, 'PlanningStarted')).toHaveLength(0);
       } finally {
@@ -81,7 +88,7 @@ describe('Planner', () => {
       const manager = cluster.startManager(ctx, { agents, ...fast });
       try {
         const graphId = await submitGraph(ctx, { goal: 'retry me' });
-        await waitForStatus(ctx, graphId, 'RUNNING');
+        await until(graphId, 'RUNNING');
         const markers = await eventsOf(ctx, graphId, 'PlanningStarted');
         expect(markers.map((m) => m.data.attempt)).toEqual([1, 2]);
         expect(agents.planCalls).toHaveLength(2);
@@ -101,7 +108,8 @@ describe('Planner', () => {
       const manager = cluster.startManager(ctx, { agents, ...fast, maxMarkerAttempts: 3 });
       try {
         const graphId = await submitGraph(ctx, { goal: 'doomed' });
-        const failed = await waitForStatus(ctx, graphId, 'FAILED');
+        await until(graphId, 'FAILED');
+        const failed = graph(ctx, graphId);
         expect(failed.failure?.reason).toBe('planning_failed');
         const [event] = await eventsOf(ctx, graphId, 'GraphPlanningFailed');
         expect(event?.data).toEqual({
@@ -129,7 +137,7 @@ describe('Planner', () => {
       });
       try {
         const graphId = await submitGraph(ctx, { goal: 'silence' });
-        await waitForStatus(ctx, graphId, 'FAILED');
+        await until(graphId, 'FAILED');
         const [event] = await eventsOf(ctx, graphId, 'GraphPlanningFailed');
         expect(event?.data.code).toBe('AM_ERR_LLM_UNAVAILABLE');
         expect(agents.planCalls).toHaveLength(2);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppContext } from '../../../src/node/app-context.ts';
-import { waitUntil } from '../../kit/index.ts';
+import { FakeClock, waitUntil } from '../../kit/index.ts';
 import {
   caughtUp,
   eventsOf,
@@ -9,11 +9,9 @@ import {
   type ManagerCluster,
   passed,
   runCycle,
-  sleep,
   startManagerCluster,
   stubAgents,
   submitGraph,
-  waitForStatus,
 } from './manager-fixtures.ts';
 
 const TASKS = [
@@ -23,15 +21,21 @@ const TASKS = [
 const MARKER_MS = 1_000;
 const fast = { intervalMs: 100, graceMs: 0, markerMs: MARKER_MS, llmRetryBaseMs: 50 };
 
+/** Two nodes on one fake clock: marker leases, renewals and the LLM calls' own time are the test's to move. */
 describe('Two managers on one stream', () => {
   let cluster: ManagerCluster;
   let one: AppContext;
   let two: AppContext;
+  const clock = new FakeClock();
+  const until = (ctx: AppContext, graphId: string, status: string) =>
+    clock.runUntil(() => ctx.projector.graphState(graphId)?.status === status, {
+      message: `${graphId} ${status}`,
+    });
 
   beforeAll(async () => {
     cluster = await startManagerCluster('two');
-    one = await cluster.addNode();
-    two = await cluster.addNode();
+    one = await cluster.addNode({ clock });
+    two = await cluster.addNode({ clock });
   });
 
   afterAll(async () => {
@@ -43,7 +47,7 @@ describe('Two managers on one stream', () => {
       // One stub behind both managers counts every call either makes.
       const agents = stubAgents({
         audit: async (input) => {
-          await sleep(150);
+          await clock.sleep(150);
           return input.cycle === 1 ? failedNaming(['a']) : passed();
         },
       });
@@ -54,12 +58,16 @@ describe('Two managers on one stream', () => {
       try {
         const graphId = await submitGraph(one, { goal: 'twice audited', tasks: TASKS });
         await runCycle(one, graphId);
-        await waitUntil(() => one.projector.graphState(graphId)?.cycle === 2);
+        await clock.runUntil(() => one.projector.graphState(graphId)?.cycle === 2, { message: 'cycle 2' });
         await caughtUp(one, two);
         await runCycle(two, graphId);
-        await waitForStatus(one, graphId, 'SYNTHESIZING');
-        await waitForStatus(two, graphId, 'SYNTHESIZING');
-        await sleep(300);
+        await until(one, graphId, 'SYNTHESIZING');
+        await until(two, graphId, 'SYNTHESIZING');
+        // Both managers' sweeps have run over the finished audit, and whatever they started is done.
+        await clock.advance(300);
+        await Promise.all(managers.map((m) => m.idle()));
+        await caughtUp(one, two);
+        await caughtUp(two, one);
         expect(agents.auditCalls.map((call) => call.cycle)).toEqual([1, 2]);
         expect((await eventsOf(one, graphId, 'AuditFailed')).map((e) => e.data.cycle)).toEqual([1]);
         expect((await eventsOf(one, graphId, 'AuditPassed')).map((e) => e.data.cycle)).toEqual([2]);
@@ -73,7 +81,7 @@ describe('Two managers on one stream', () => {
     it('keeps a slow audit to one call by renewing its marker past the lease', async () => {
       const agents = stubAgents({
         audit: async () => {
-          await sleep(MARKER_MS * 2.5);
+          await clock.sleep(MARKER_MS * 2.5);
           return passed();
         },
       });
@@ -84,7 +92,7 @@ describe('Two managers on one stream', () => {
       try {
         const graphId = await submitGraph(one, { goal: 'slow audit', tasks: TASKS });
         await runCycle(one, graphId);
-        await waitForStatus(two, graphId, 'SYNTHESIZING', 10_000);
+        await until(two, graphId, 'SYNTHESIZING');
         expect(agents.auditCalls).toHaveLength(1);
         const markers = await eventsOf(one, graphId, 'AuditStarted');
         expect(markers.length).toBeGreaterThan(2);
@@ -107,12 +115,15 @@ describe('Two managers on one stream', () => {
       const second = cluster.startManager(two, { agents: healthy, ...fast });
       try {
         // The marker is held: the second manager waits instead of paying for a second call.
-        await sleep(MARKER_MS / 2);
+        await clock.advance(MARKER_MS / 2);
+        await second.idle();
         expect(healthy.auditCalls).toHaveLength(0);
-        const stoppedAt = Date.now();
+        const stoppedAt = clock.now();
         await first.stop();
-        const done = await waitForStatus(two, graphId, 'SYNTHESIZING', 5_000);
-        expect(Date.now() - stoppedAt).toBeLessThan(MARKER_MS + 1_500);
+        await until(two, graphId, 'SYNTHESIZING');
+        const done = two.projector.graphState(graphId)!;
+        // Taken over once the marker lapsed: within one marker lease (and a sweep) of the stop.
+        expect(clock.now() - stoppedAt).toBeLessThan(MARKER_MS + 500);
         expect(healthy.auditCalls).toHaveLength(1);
         expect(hanging.auditCalls).toHaveLength(1);
         const markers = await eventsOf(two, graphId, 'AuditStarted');

@@ -56,7 +56,9 @@ describe('NatsRequestMux over a real nats-server', () => {
     it('fails the open requests at once, so the caller can resend them, and keeps serving new ones', async () => {
       const startedAt = Date.now();
       const open = mux.request(`${subject}.silent`, 'x', { timeoutMs: 5_000 });
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      // Published at the end of this turn (TurnEnd): let it go out first.
+      await new Promise((resolve) => setImmediate(resolve));
+      await new Promise((resolve) => setImmediate(resolve));
       mux.reconnected();
       await expect(open).rejects.toBeInstanceOf(NatsRequestReconnectedError);
       expect(Date.now() - startedAt).toBeLessThan(2_000);

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decideExpireLease, handleCommand } from '../../../../src/commands/index.ts';
 import type { AppNode } from '../../../../src/node/app-node.ts';
 import type { ClaimReply, TaskGraph } from '../../../../src/protocol/index.ts';
-import { httpCall, startTestHttpApi, type TestHttpApi } from '../../../kit/index.ts';
+import { httpCall, startTestHttpApi, type TestHttpApi, waitUntil } from '../../../kit/index.ts';
 
 const ADMIN = 'http-test-admin-token-0123456789';
 
@@ -161,7 +161,7 @@ describe('HTTP API over a real nats-server and a real port', () => {
           const reply = await claim(worker, 10_000);
           return { reply, at: performance.now() };
         })();
-        await new Promise((resolve) => setTimeout(resolve, 100));
+        await waitUntil(() => node.ctx.claims.waiting === 1, { message: 'the claim is long-polling' });
         const before = performance.now();
         await submit({ goal: `long-poll ${i}`, tasks: [{ id: 'lp', title: 'LP', instructions: 'x' }] });
         const submittedAt = performance.now();
@@ -355,20 +355,24 @@ describe('HTTP API over a real nats-server and a real port', () => {
       });
       const old = await claim(worker);
       expect(old?.task.id).toBe('s');
-      await new Promise((resolve) => setTimeout(resolve, 1_100));
-      await handleCommand(node.ctx.ports, {
-        actor: 'system:manager',
-        load: () => node.ctx.projector.graphState(graphId),
-        decide: (state, metadata) =>
-          decideExpireLease(
-            {
-              type: 'ExpireLease',
-              data: { graphId, taskId: 's', claimToken: old!.claimToken, reason: 'lease_expired' },
-              metadata,
-            },
-            state,
-          ),
-      });
+      // Decided as the manager would once the lease has run out: 1.1 s on, without waiting for it.
+      const later = Date.now() + 1_100;
+      await handleCommand(
+        { ...node.ctx.ports, clock: () => later },
+        {
+          actor: 'system:manager',
+          load: () => node.ctx.projector.graphState(graphId),
+          decide: (state, metadata) =>
+            decideExpireLease(
+              {
+                type: 'ExpireLease',
+                data: { graphId, taskId: 's', claimToken: old!.claimToken, reason: 'lease_expired' },
+                metadata,
+              },
+              state,
+            ),
+        },
+      );
       const fresh = await claim(other, 5_000);
       expect(fresh?.task.id).toBe('s');
       expect(fresh?.claimToken).not.toBe(old?.claimToken);

@@ -13,7 +13,7 @@ import {
   resolveNatsServerBinary,
   startNatsServerProcess,
 } from '../../../../src/store/nats-server-process.ts';
-import { makeTempDir, removeTempDir } from '../../../kit/index.ts';
+import { makeTempDir, removeTempDir, waitUntil } from '../../../kit/index.ts';
 
 const DEPLOY_DIR = join(import.meta.dirname, '../../../../deploy/nats');
 const DEPLOY_ENV = {
@@ -152,16 +152,13 @@ describe('natsServerConfig', () => {
     connections.push(nc);
     const settings = { streamName: 'AM_EVENTS', subjectPrefix: 'am.evt', replicas: 3 };
     // The meta leader is elected a moment after the servers are up; the stream waits for it.
-    const deadline = Date.now() + 20_000;
-    for (;;) {
-      try {
+    await waitUntil(
+      async () => {
         await EventStore.open(nc, settings);
-        break;
-      } catch (error) {
-        if (Date.now() > deadline) throw error;
-        await new Promise((resolve) => setTimeout(resolve, 250));
-      }
-    }
+        return true;
+      },
+      { timeoutMs: 20_000, intervalMs: 250, message: 'the stream on the cluster' },
+    );
     const jsm = await jetstreamManager(nc);
     const info = await jsm.streams.info('AM_EVENTS');
     expect(info.config.num_replicas).toBe(3);
