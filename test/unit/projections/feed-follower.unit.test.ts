@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { TurnEnd } from '../../../src/nats/turn-end.ts';
 import { FeedFollower } from '../../../src/projections/feed-follower.ts';
 import type { FeedSource, FeedStall, RawStoredMessage } from '../../../src/projections/feed-source.ts';
+import { waitUntil } from '../../kit/wait-until.ts';
 
 /**
  * An in-memory stand-in for the event store's feed (this is pure code under test): each
@@ -335,14 +336,14 @@ describe('FeedFollower behind the tail (real timers)', () => {
     const source = new FakeFeed();
     source.tail = 1_200;
     const feed = follow(source);
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    await waitUntil(() => source.starts.length === 1, { message: 'the feed started' });
     for (let from = 1; from <= 1_200; from += 100) {
       source.deliver(
         Array.from({ length: 100 }, (_, i) => from + i),
         (seq) => 1_200 - seq,
       );
     }
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await waitUntil(() => feed.flat().length === 1_200, { message: 'all applied' });
     expect(feed.flat()).toEqual(Array.from({ length: 1_200 }, (_, i) => i + 1));
     expect(feed.applied[0]).toHaveLength(500);
     feed.follower.stop();
