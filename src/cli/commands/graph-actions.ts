@@ -1,7 +1,5 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../../config.ts';
-import { ApiClient } from '../api-client.ts';
-import { resolveClient } from '../resolve-client.ts';
+import type { GraphActionOptions } from './graph-actions.run.ts';
 
 /** `am cancel ID`, `am retry ID` */
 export function registerGraphActionCommands(program: Command): void {
@@ -14,13 +12,8 @@ export function registerGraphActionCommands(program: Command): void {
       .description(description)
       .argument('<id>', 'graph id')
       .option('--config <file>', 'a mcp_client_config.json naming the server and an admin token')
-      .action(async (id: string, opts: { config?: string }) => {
-        const client = new ApiClient(resolveClient(loadConfig(), opts.config));
-        const { seq } = await client.request<{ seq: number }>(
-          'POST',
-          `/v1/graphs/${encodeURIComponent(id)}/${name}`,
-        );
-        process.stdout.write(`${name === 'cancel' ? 'cancelled' : 'retried'} graph ${id} (seq ${seq})\n`);
-      });
+      .action(async (id: string, opts: GraphActionOptions) =>
+        (await import('./graph-actions.run.ts')).runGraphAction(name, id, opts),
+      );
   }
 }

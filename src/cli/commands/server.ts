@@ -1,12 +1,5 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../../config.ts';
-import { AppError } from '../../errors.ts';
-import { managerAgents } from '../../manager/agents-adapter.ts';
-import { agentsFromConfig } from '../agents-factory.ts';
-import { createLogger } from '../logger.ts';
-import { stopWithin, untilFatal, untilSignal } from '../process-signals.ts';
-import { reportCatchUp } from '../report-catch-up.ts';
-import { startServerRuntime } from '../server-runtime.ts';
+import type { ServerOptions } from './server.run.ts';
 
 /** `am server [--port N] [--no-manager]`: one AM server process on an existing NATS (NATS_URL). */
 export function registerServerCommand(program: Command): void {
@@ -15,57 +8,5 @@ export function registerServerCommand(program: Command): void {
     .description('run one AM server process: read model, HTTP API, NATS service and the manager')
     .option('--port <port>', 'HTTP port (default AM_HTTP_PORT or 8080)', (v) => Number.parseInt(v, 10))
     .option('--no-manager', 'do not run the manager reconcilers in this process')
-    .action(async (opts: { port?: number; manager: boolean }) => {
-      const config = loadConfig();
-      if (config.NATS_URL === undefined) {
-        throw new AppError(
-          'AM_ERR_CONFIG_INVALID',
-          'NATS_URL is not set: "am server" joins an existing NATS server; use "am up" for an embedded one',
-        );
-      }
-      const log = createLogger(config, 'am-server');
-      const agents = agentsFromConfig(config);
-      const say = (line: string) => process.stdout.write(`${line}\n`);
-      const stopSignal = untilSignal();
-      const fatal = untilFatal();
-      const starting = startServerRuntime({
-        config,
-        log,
-        agents: managerAgents(agents),
-        manager: opts.manager && config.AM_MANAGER,
-        onFatal: fatal.report,
-        ...(opts.port === undefined ? {} : { port: opts.port }),
-      });
-      const stop = () =>
-        stopWithin(
-          config.AM_SHUTDOWN_TIMEOUT_MS,
-          async () => (await starting).stop(),
-          () =>
-            process.stderr.write(
-              `am server: not stopped within ${config.AM_SHUTDOWN_TIMEOUT_MS} ms; exiting\n`,
-            ),
-        );
-      // A signal or a failure while starting (or catching up) ends the start as promptly as a later one.
-      const started = await Promise.race([
-        starting.then((runtime) => reportCatchUp(runtime, say)).then(() => 'ready' as const),
-        stopSignal.then(() => 'signal' as const),
-        fatal.failed.then(() => 'failed' as const),
-      ]);
-      if (started === 'ready') {
-        const runtime = await starting;
-        say(
-          `AM server listening on ${runtime.url} (NATS ${config.NATS_URL}, agents: ${agents.provider}, manager: ${opts.manager && config.AM_MANAGER ? 'on' : 'off'})`,
-        );
-      }
-      const ended =
-        started === 'ready'
-          ? await Promise.race([stopSignal, fatal.failed.then(() => 'failed' as const)])
-          : started;
-      await stop();
-      if (ended === 'failed') {
-        // The read model can no longer be trusted: a supervisor restarts the process, which replays from its checkpoint.
-        process.stderr.write('am server: the projector stopped after an error; exiting for a restart\n');
-        process.exit(1);
-      }
-    });
+    .action(async (opts: ServerOptions) => (await import('./server.run.ts')).runServer(opts));
 }

@@ -1,0 +1,141 @@
+import { loadConfig } from '../../config.ts';
+import { AppError } from '../../errors.ts';
+import { agentHandlers } from '../../worker/agent-handlers.ts';
+import { loadClientConfig } from '../../worker/client-config-loader.ts';
+import { HttpTransport } from '../../worker/http-transport.ts';
+import { NatsTransport } from '../../worker/nats-transport.ts';
+import { createWorker } from '../../worker/worker.ts';
+import type { WorkerTransport } from '../../worker/worker-transport.ts';
+import { agentsFromConfig } from '../agents-factory.ts';
+import { preflight } from '../preflight.ts';
+import { stopWithin, untilSignal } from '../process-signals.ts';
+
+export interface WorkerCommandOptions {
+  config: string;
+  transport: string;
+  concurrency?: number;
+  quiet?: boolean;
+}
+
+/** What `am worker` does (its options are in worker.ts; this file is loaded only when it runs). */
+export async function runWorker(opts: WorkerCommandOptions): Promise<void> {
+  const client = loadClientConfig(opts.config);
+  const config = loadConfig();
+  if (opts.transport !== 'http' && opts.transport !== 'nats') {
+    throw new AppError(
+      'AM_ERR_CONFIG_INVALID',
+      `--transport: expected http or nats, got "${opts.transport}"`,
+    );
+  }
+  const concurrency = opts.concurrency ?? client.concurrency ?? 1;
+  if (!Number.isInteger(concurrency) || concurrency < 1) {
+    throw new AppError('AM_ERR_CONFIG_INVALID', `--concurrency: expected a positive integer`);
+  }
+  await preflight(client.server_url, client.auth_token);
+  let transport: WorkerTransport;
+  if (opts.transport === 'nats') {
+    const servers = client.nats_url ?? config.NATS_URL;
+    if (servers === undefined) {
+      throw new AppError('AM_ERR_CONFIG_INVALID', `${opts.config}: nats_url: required for --transport nats`);
+    }
+    try {
+      transport = await NatsTransport.connect({
+        servers: servers.split(','),
+        token: client.auth_token,
+        name: `am-worker-${client.client_agent_id}`,
+        ...(client.nats_user === undefined ? {} : { user: client.nats_user }),
+        ...(client.nats_password === undefined ? {} : { password: client.nats_password }),
+      });
+    } catch (error) {
+      throw natsConnectError(error, servers, opts.config);
+    }
+  } else {
+    transport = new HttpTransport({ serverUrl: client.server_url, token: client.auth_token });
+  }
+  const agents = agentsFromConfig(config);
+  const say = (line: string) => {
+    if (!opts.quiet) process.stdout.write(`${new Date().toISOString()} ${line}\n`);
+  };
+  const worker = createWorker(agentHandlers(agents), {
+    transport,
+    concurrency,
+    // Within AM_SHUTDOWN_TIMEOUT_MS: half for in-flight tasks to finish, then releasing the rest.
+    shutdownGraceMs: Math.floor(config.AM_SHUTDOWN_TIMEOUT_MS * 0.5),
+    shutdownReleaseMs: Math.floor(config.AM_SHUTDOWN_TIMEOUT_MS * 0.3),
+    ...(client.capabilities === undefined ? {} : { capabilities: client.capabilities }),
+    onEvent: (event) => {
+      switch (event.type) {
+        case 'claimed':
+          say(
+            `claimed ${event.task.graphId}/${event.task.id} (attempt ${event.task.attempt}, cycle ${event.task.cycle})`,
+          );
+          return;
+        case 'completed':
+          say(`completed ${event.task.graphId}/${event.task.id}`);
+          return;
+        case 'failed':
+          say(`failed ${event.task.graphId}/${event.task.id}: ${event.error.message}`);
+          return;
+        case 'released':
+          say(`released ${event.task.graphId}/${event.task.id}: ${event.reason}`);
+          return;
+        case 'cancelled':
+          say(`stopped ${event.task.graphId}/${event.task.id}: the graph was cancelled`);
+          return;
+        case 'lost':
+          say(`lost ${event.task.graphId}/${event.task.id}: ${event.reason}`);
+          return;
+        case 'link':
+          if (event.state === 'lost') {
+            process.stderr.write(
+              `${new Date().toISOString()} lost the server: ${event.detail} — retrying until it is back\n`,
+            );
+          } else {
+            say(`server reachable again: ${event.detail}`);
+          }
+          return;
+        case 'error':
+          process.stderr.write(`${new Date().toISOString()} ${event.message}\n`);
+          return;
+        default: {
+          const unreachable: never = event;
+          return unreachable;
+        }
+      }
+    },
+  });
+  const stopSignal = untilSignal();
+  worker.start();
+  say(
+    `worker ${client.client_agent_id} connected to ${opts.transport === 'nats' ? 'NATS' : client.server_url} over ${opts.transport}, concurrency ${concurrency}, agents ${agents.provider}`,
+  );
+  const signal = await stopSignal;
+  say(`${signal}: finishing in-flight work, releasing the rest`);
+  await stopWithin(
+    config.AM_SHUTDOWN_TIMEOUT_MS,
+    () => worker.stop(),
+    () =>
+      process.stderr.write(`am worker: not stopped within ${config.AM_SHUTDOWN_TIMEOUT_MS} ms; exiting\n`),
+  );
+  say(
+    `stopped (claimed ${worker.stats.claimed}, completed ${worker.stats.completed}, released ${worker.stats.released})`,
+  );
+}
+
+/**
+ * The transport says "cannot reach NATS" for every failed connect; a server that answered and refused
+ * the user and password is a config mistake, not a network one, so it gets its own line.
+ */
+function natsConnectError(error: unknown, servers: string, configFile: string): unknown {
+  const cause = error instanceof Error ? error.cause : undefined;
+  const refused =
+    (cause instanceof Error && cause.name === 'AuthorizationError') ||
+    (error instanceof Error && /authorization violation/i.test(error.message));
+  if (!refused) return error;
+  const reason = cause instanceof Error ? cause.message : 'Authorization Violation';
+  return new AppError(
+    'AM_ERR_AUTH_INVALID',
+    `NATS at ${servers} refused the credentials (${reason}) — check nats_user / nats_password in ${configFile}`,
+    { cause: error },
+  );
+}
