@@ -1,3 +1,4 @@
+import { AmApiError, AmClient, AmNetworkError } from '../client/index.ts';
 import { AppError } from '../errors.ts';
 import type { ClientTarget } from './resolve-client.ts';
 
@@ -13,41 +14,35 @@ export class ApiProblem extends Error {
   }
 }
 
-/** The CLI's HTTP client: bearer auth, problem+json → ApiProblem, network errors → one clear line. */
+/**
+ * The CLI's HTTP client: the public client (src/client) with the CLI's words for what went wrong — an
+ * unreachable server says how to start one and where its address came from, a refused token names the
+ * file or variables it came from.
+ */
 export class ApiClient {
-  constructor(readonly target: ClientTarget) {}
+  readonly #client: AmClient;
+
+  constructor(readonly target: ClientTarget) {
+    this.#client = new AmClient({ url: target.url, token: target.token });
+  }
 
   async request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
-    let response: Response;
     try {
-      response = await fetch(new URL(path, this.target.url), {
-        method,
-        headers: {
-          authorization: `Bearer ${this.target.token}`,
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        signal: AbortSignal.timeout(30_000),
-      });
+      return await this.#client.request<T>(method, path, body);
     } catch (error) {
-      const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
-      throw new AppError(
-        'AM_ERR_CONFIG_INVALID',
-        `cannot reach the server at ${this.target.url} (${cause}) — is it running? Start it with "npm start", or check ${this.target.source}`,
-      );
+      if (error instanceof AmNetworkError) {
+        throw new AppError(
+          'AM_ERR_CONFIG_INVALID',
+          `cannot reach the server at ${this.target.url} (${error.reason}) — is it running? Start it with "npm start", or check ${this.target.source}`,
+        );
+      }
+      if (error instanceof AmApiError) {
+        if (error.status === 401) {
+          throw new ApiProblem(401, error.code, `the server refused the token from ${this.target.source}`);
+        }
+        throw new ApiProblem(error.status, error.code, error.detail);
+      }
+      throw error;
     }
-    const text = await response.text();
-    if (response.ok) return (text ? JSON.parse(text) : null) as T;
-    let problem: { code?: string; detail?: string } = {};
-    try {
-      problem = JSON.parse(text) as typeof problem;
-    } catch {
-      // not problem+json
-    }
-    const code = problem.code ?? `HTTP_${response.status}`;
-    if (response.status === 401) {
-      throw new ApiProblem(401, code, `the server refused the token from ${this.target.source}`);
-    }
-    throw new ApiProblem(response.status, code, problem.detail ?? `HTTP ${response.status}`);
   }
 }
