@@ -1,6 +1,13 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources through tsx so `npx am …` works right after `npm ci`, with no build step.
-import { register } from 'tsx/esm/api';
+// Runs the compiled CLI: dist/, built by `npm run build`, which `npm ci` runs through the `prepare` script.
+// Subcommands load their implementation only when they run, so `am --help` is quick.
+import { existsSync } from 'node:fs';
 
-register();
-await import('../src/cli/main.ts');
+const main = new URL('../dist/cli/main.js', import.meta.url);
+if (!existsSync(main)) {
+  process.stderr.write(
+    'am: dist/ is missing — run "npm run build" in the AgentManager folder (npm ci runs it)\n',
+  );
+  process.exit(1);
+}
+await import(main.href);
