@@ -27,6 +27,7 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: ['test/**/*.e2e.test.ts'],
+          globalSetup: ['test/kit/fresh-build.ts'],
           testTimeout: 180_000,
           hookTimeout: 120_000,
           maxWorkers: 1,
@@ -40,6 +41,7 @@ export default defineConfig({
         test: {
           name: 'chaos',
           include: ['test/**/*.chaos.test.ts'],
+          globalSetup: ['test/kit/fresh-build.ts'],
           testTimeout: 240_000,
           hookTimeout: 120_000,
           maxWorkers: 1,
