@@ -26,6 +26,14 @@ export const ConfigSchema = z.object({
   NATS_USER: optionalString,
   NATS_PASSWORD: optionalString,
   NATS_TOKEN: optionalString,
+  /**
+   * With NATS_URL: the users file a nats-server this process does not own includes (deploy/nats). AM
+   * rewrites it from the agents projection whenever an agent is registered, rotated or revoked. Unset:
+   * not written (the embedded server of `am up` is kept up to date anyway).
+   */
+  AM_NATS_USERS_FILE: optionalString,
+  /** With AM_NATS_USERS_FILE: nats-server's pid file; the server is told to reload after each write. */
+  AM_NATS_PID_FILE: optionalString,
   /** The JetStream stream. Default `AM_EVENTS`. */
   AM_STREAM: z
     .string()

@@ -30,6 +30,7 @@ export const ERRORS = {
     message: 'A graph with that id already exists (or the idempotencyKey was used for another submission)',
   },
   AM_ERR_REWORK_UNKNOWN_TASK: { status: 409, message: 'A rework names a task the graph does not have' },
+  AM_ERR_AGENT_REVOKED: { status: 409, message: 'That agent is revoked' },
   AM_ERR_AGENT_EXISTS: { status: 409, message: 'An agent with that id already exists' },
   AM_ERR_REQUEST_TIMEOUT: { status: 408, message: 'The request did not arrive in time' },
   AM_ERR_PAYLOAD_TOO_LARGE: { status: 413, message: 'The request or the event it makes is too large' },

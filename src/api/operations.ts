@@ -15,7 +15,7 @@ import {
   SubmitGraphRequestSchema,
   SubmitResultRequestSchema,
 } from '../protocol/index.ts';
-import { listAgents, registerAgent, revokeAgent } from './agent-operations.ts';
+import { listAgents, registerAgent, revokeAgent, rotateAgent } from './agent-operations.ts';
 import {
   cancelGraph,
   getGraph,
@@ -131,6 +131,12 @@ export const OPERATIONS = {
     roles: ADMIN,
     input: z.strictObject({ id: AgentIdSchema }),
     run: (ctx, principal, input) => revokeAgent(ctx, principal, input.id),
+  }),
+  RotateAgent: operation({
+    name: 'RotateAgent',
+    roles: ADMIN,
+    input: z.strictObject({ id: AgentIdSchema }),
+    run: (ctx, principal, input) => rotateAgent(ctx, principal, input.id),
   }),
 } as const;
 

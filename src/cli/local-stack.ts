@@ -8,7 +8,12 @@ import { type Config, natsServers } from '../config.ts';
 import { AppError } from '../errors.ts';
 import { managerAgents } from '../manager/agents-adapter.ts';
 import { generateToken } from '../node/principal.ts';
-import { type ClientConfig, parseClientConfig } from '../protocol/index.ts';
+import {
+  type ClientConfig,
+  natsUserOf,
+  parseClientConfig,
+  type RegisterAgentReply,
+} from '../protocol/index.ts';
 import { type EmbeddedNats, startEmbeddedNats } from '../store/embedded-nats.ts';
 import { lockHome } from '../store/home-lock.ts';
 import { agentHandlers } from '../worker/agent-handlers.ts';
@@ -92,6 +97,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
               },
             }
           : {}),
+        ...(embedded ? { natsUsers: (agents) => embedded.setAgents(agents) } : {}),
         ...(opts.onFatal === undefined ? {} : { onFatal: opts.onFatal }),
       });
     } catch (error) {
@@ -105,6 +111,10 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     }
     cleanups.push('server', () => runtime.stop(), Math.floor(budget * 0.25));
     await reportCatchUp(runtime, print);
+    // Workers connect to the embedded server as their own NATS users: they must be in its config first.
+    if (embedded && !(await runtime.natsUsersSynced())) {
+      throw new Error('could not write the agents NATS users into the embedded nats-server config');
+    }
     const natsUrl = embedded?.url ?? natsServers(config).join(',');
     if (config.AM_ADMIN_TOKEN === undefined) {
       writeClientConfig(adminConfigPath, {
@@ -115,7 +125,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     }
     const workerConfigs: string[] = [];
     for (let i = 1; i <= opts.workers; i++) {
-      workerConfigs.push(await ensureWorkerConfig(home, i, runtime.url, adminToken, natsUrl, embedded));
+      workerConfigs.push(await ensureWorkerConfig(home, i, runtime.url, adminToken, natsUrl));
     }
     if (opts.workerMode === 'process') {
       // A child gets a little less than its share, so it is done before this process moves on.
@@ -159,19 +169,35 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
   }
 }
 
-/** Reuses `<home>/worker-<i>.json` while its token still works; else registers a new worker agent. */
+/**
+ * Reuses `<home>/worker-<i>.json` while its token still works (rotating the credentials of one written
+ * before agents had NATS users of their own); else registers a new worker agent.
+ */
 async function ensureWorkerConfig(
   home: string,
   index: number,
   serverUrl: string,
   adminToken: string,
   natsUrl: string,
-  embedded: EmbeddedNats | null,
 ): Promise<string> {
   const file = join(home, `worker-${index}.json`);
   const existing = readClientConfig(file);
   if (existing && (await tokenWorks(serverUrl, existing.auth_token))) {
-    writeClientConfig(file, { ...existing, server_url: serverUrl, ...natsFields(natsUrl, embedded) });
+    const ownNatsUser = existing.nats_user === natsUserOf(existing.client_agent_id) && existing.nats_password;
+    const credentials = ownNatsUser
+      ? null
+      : await adminCall<RegisterAgentReply>(
+          serverUrl,
+          adminToken,
+          'POST',
+          `/v1/agents/${encodeURIComponent(existing.client_agent_id)}/rotate`,
+        );
+    writeClientConfig(file, {
+      ...existing,
+      server_url: serverUrl,
+      ...(credentials ? credentialFields(credentials) : {}),
+      ...(natsUrl ? { nats_url: natsUrl } : {}),
+    });
     return file;
   }
   const base = `local-worker-${index}`;
@@ -179,32 +205,42 @@ async function ensureWorkerConfig(
     existing || (await agentExists(serverUrl, adminToken, base))
       ? `${base}-${Date.now().toString(36)}`
       : base;
-  const response = await fetch(new URL('/v1/agents', serverUrl), {
-    method: 'POST',
-    headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ agentId, role: 'worker' }),
+  const registered = await adminCall<RegisterAgentReply>(serverUrl, adminToken, 'POST', '/v1/agents', {
+    agentId,
+    role: 'worker',
   });
-  if (!response.ok)
-    throw new Error(`registering ${agentId} failed: ${response.status} ${await response.text()}`);
-  const { token } = (await response.json()) as { token: string };
   writeClientConfig(file, {
     client_agent_id: agentId,
     server_url: serverUrl,
-    auth_token: token,
-    ...natsFields(natsUrl, embedded),
+    ...credentialFields(registered),
+    ...(natsUrl ? { nats_url: natsUrl } : {}),
   });
   return file;
 }
 
-function natsFields(natsUrl: string, embedded: EmbeddedNats | null): Partial<ClientConfig> {
-  if (!natsUrl) return {};
-  return embedded
-    ? {
-        nats_url: natsUrl,
-        nats_user: embedded.users.worker.user,
-        nats_password: embedded.users.worker.password,
-      }
-    : { nats_url: natsUrl };
+function credentialFields(
+  reply: RegisterAgentReply,
+): Pick<ClientConfig, 'auth_token' | 'nats_user' | 'nats_password'> {
+  return { auth_token: reply.token, nats_user: reply.natsUser, nats_password: reply.natsPassword };
+}
+
+async function adminCall<T>(
+  serverUrl: string,
+  adminToken: string,
+  method: 'POST',
+  path: string,
+  body?: unknown,
+): Promise<T> {
+  const response = await fetch(new URL(path, serverUrl), {
+    method,
+    headers: {
+      authorization: `Bearer ${adminToken}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  if (!response.ok) throw new Error(`${method} ${path} failed: ${response.status} ${await response.text()}`);
+  return (await response.json()) as T;
 }
 
 async function tokenWorks(serverUrl: string, token: string): Promise<boolean> {

@@ -8,7 +8,9 @@ import { type NatsService, startNatsService } from '../api/nats/nats-service.ts'
 import { type Config, natsServers } from '../config.ts';
 import { type Manager, type ManagerAgents, startManager } from '../manager/index.ts';
 import { type AppNode, startAppNode } from '../node/app-node.ts';
+import { type NatsUsersSink, NatsUsersSync } from '../node/nats-users-sync.ts';
 import { closeNats, connectNats } from '../store/connect.ts';
+import { natsUsersFileSink } from '../store/nats-users-file.ts';
 import { Cleanups } from './cleanups.ts';
 
 export interface ServerRuntimeOptions {
@@ -27,6 +29,11 @@ export interface ServerRuntimeOptions {
    * trusted, and the process should exit non-zero for its supervisor to restart it.
    */
   onFatal?: (error: unknown) => void;
+  /**
+   * Where the agents' NATS users go once the node has caught up, and after every agent event (the embedded
+   * server's setAgents). Default: AM_NATS_USERS_FILE when set, else nowhere.
+   */
+  natsUsers?: NatsUsersSink;
 }
 
 export interface ServerRuntime {
@@ -39,6 +46,11 @@ export interface ServerRuntime {
    * before that and answers 503 meanwhile. Rejects if the node stops or its projector fails first.
    */
   ready: Promise<void>;
+  /**
+   * Resolves true once the NATS users match the agents projection as it stands (false when the write
+   * failed, or when this process writes none); it waits for the node to be ready first.
+   */
+  natsUsersSynced(): Promise<boolean>;
   /** Idempotent and bounded (each step has a deadline); every cleanup runs even when one fails. */
   stop(): Promise<void>;
 }
@@ -94,6 +106,28 @@ export async function startServerRuntime(opts: ServerRuntimeOptions): Promise<Se
     const ready = node.ctx.readiness.whenReady();
     // Nobody may be listening to `ready` (a failed start is reported by the caller's own path).
     ready.catch(() => {});
+    const natsUsersSink =
+      opts.natsUsers ??
+      (config.AM_NATS_USERS_FILE === undefined
+        ? undefined
+        : natsUsersFileSink({
+            path: config.AM_NATS_USERS_FILE,
+            serviceUser: user ?? 'am-service',
+            ...(config.AM_NATS_PID_FILE === undefined ? {} : { pidFile: config.AM_NATS_PID_FILE }),
+          }));
+    const natsUsers =
+      natsUsersSink === undefined
+        ? null
+        : new NatsUsersSync({
+            projector: node.ctx.projector,
+            agents: node.ctx.readModel.agents,
+            sink: natsUsersSink,
+            log,
+          });
+    // Only from a caught-up read model: one still replaying knows too few agents.
+    const natsUsersStarted = natsUsers === null ? null : ready.then(() => natsUsers.start());
+    natsUsersStarted?.catch(() => {});
+    if (natsUsers) cleanups.push('NATS users', async () => natsUsers.stop(), 500);
     let manager: Manager | null = null;
     let stopping: Promise<void> | null = null;
     if (opts.manager ?? config.AM_MANAGER) {
@@ -132,6 +166,15 @@ export async function startServerRuntime(opts: ServerRuntimeOptions): Promise<Se
       node,
       nc,
       ready,
+      async natsUsersSynced() {
+        if (natsUsers === null || natsUsersStarted === null) return false;
+        try {
+          await natsUsersStarted;
+        } catch {
+          return false; // the node stopped before it was ready
+        }
+        return natsUsers.synced();
+      },
       stop() {
         stopping ??= (async () => {
           // Not ready from here on: the NATS service leaves the queue group, HTTP commands answer 503.

@@ -14,6 +14,7 @@ import { ReleaseTaskSchema } from './release-task.ts';
 import { ReportProgressSchema } from './report-progress.ts';
 import { RetryGraphSchema } from './retry-graph.ts';
 import { RevokeAgentSchema } from './revoke-agent.ts';
+import { RotateAgentSchema } from './rotate-agent.ts';
 import { StartAuditSchema } from './start-audit.ts';
 import { StartPlanningSchema } from './start-planning.ts';
 import { SubmitResultSchema } from './submit-result.ts';
@@ -31,6 +32,7 @@ export const CommandSchema = z.discriminatedUnion('type', [
   RetryGraphSchema,
   RegisterAgentSchema,
   RevokeAgentSchema,
+  RotateAgentSchema,
   CompleteCycleSchema,
   ExpireLeaseSchema,
   StartPlanningSchema,

@@ -26,6 +26,7 @@ export * from './retry-delay.ts';
 export * from './retry-graph.ts';
 export * from './revoke-agent.ts';
 export * from './rework-set.ts';
+export * from './rotate-agent.ts';
 export * from './start-audit.ts';
 export * from './start-planning.ts';
 export * from './submit-result.ts';

@@ -1,6 +1,7 @@
 import { SYNTHESIS_TASK_ID } from '../protocol/index.ts';
 import type { DomainEvent, EventOf, RecordedEvent } from './domain-event.ts';
 import { applyTaskEvent } from './evolve-task.ts';
+import { type FoldContext, NO_REVOCATIONS } from './fold-context.ts';
 import type { Applied, GraphState } from './graph-state.ts';
 import { isRetryableFailure, isTerminal } from './graph-state.ts';
 import { deriveReady, makeSynthesisReady, plan, rework } from './graph-transitions.ts';
@@ -16,12 +17,15 @@ import { deriveReady, makeSynthesisReady, plan, rework } from './graph-transitio
  * Rules that no append can break:
  * - A TaskClaimed that arrives when its task is not READY is void ("first claim wins"): even a double
  *   append never yields two holders.
+ * - A TaskClaimed stored after its agent's AgentRevoked is void (`context`): a node that had not yet
+ *   applied the revocation when it decided the claim cannot give a revoked agent a task.
  * - A TaskCompleted/TaskAttemptFailed/… whose claim token is not the task's current claim is void.
  * - READY is derived here, in the same fold step as the completion that unblocks a task.
  */
 export function evolveGraph(
   state: GraphState | null,
   recorded: RecordedEvent,
+  context: FoldContext = NO_REVOCATIONS,
 ): { state: GraphState | null; applied: Applied } {
   const { event, seq } = recorded;
   const applied: Applied = { graph: false, tasks: new Set(), anomaly: null };
@@ -30,15 +34,18 @@ export function evolveGraph(
     return { state: submitted(event, seq, applied), applied };
   }
   if (state === null) return { state, applied: { ...applied, anomaly: 'unknown_graph' } };
-  applied.anomaly = applyToGraph(state, event, seq, applied);
+  applied.anomaly = applyToGraph(state, event, seq, applied, context);
   if (applied.graph || applied.tasks.size > 0) state.updatedAt = event.at;
   return { state, applied };
 }
 
 /** Folds a whole trail from nothing (tests, tools, `am events`). */
-export function foldGraph(trail: readonly RecordedEvent[]): GraphState | null {
+export function foldGraph(
+  trail: readonly RecordedEvent[],
+  context: FoldContext = NO_REVOCATIONS,
+): GraphState | null {
   let state: GraphState | null = null;
-  for (const recorded of trail) state = evolveGraph(state, recorded).state;
+  for (const recorded of trail) state = evolveGraph(state, recorded, context).state;
   return state;
 }
 
@@ -71,7 +78,13 @@ function submitted(event: EventOf<'GraphSubmitted'>, seq: number, applied: Appli
 }
 
 /** Applies one event and returns the anomaly it was by rule, or null. */
-function applyToGraph(state: GraphState, event: DomainEvent, seq: number, applied: Applied): string | null {
+function applyToGraph(
+  state: GraphState,
+  event: DomainEvent,
+  seq: number,
+  applied: Applied,
+  context: FoldContext,
+): string | null {
   switch (event.type) {
     case 'GraphSubmitted':
       return 'graph_exists'; // evolveGraph handles a first submission
@@ -221,8 +234,9 @@ function applyToGraph(state: GraphState, event: DomainEvent, seq: number, applie
     case 'TaskFailed':
     case 'TaskCancelled':
     case 'TaskProgressed':
-      return applyTaskEvent(state, event, seq, applied);
+      return applyTaskEvent(state, event, seq, applied, context);
     case 'AgentRegistered':
+    case 'AgentCredentialsRotated':
     case 'AgentRevoked':
       return 'not_a_graph_event';
     default: {

@@ -1,4 +1,5 @@
 import type { DomainEvent, EventOf } from './domain-event.ts';
+import type { FoldContext } from './fold-context.ts';
 import type { Applied, GraphState, TaskState } from './graph-state.ts';
 import { isDispatching } from './graph-state.ts';
 import { deriveReady } from './graph-transitions.ts';
@@ -25,10 +26,13 @@ export function applyTaskEvent(
   event: TaskEvent,
   seq: number,
   applied: Applied,
+  context: FoldContext,
 ): string | null {
   switch (event.type) {
     case 'TaskClaimed':
       return onTask(state, event, seq, applied, (task) => {
+        const revokedSeq = context.revokedSeq(event.data.agentId);
+        if (revokedSeq !== null && revokedSeq < seq) return 'revoked_agent';
         if (task.status !== 'READY' || !isDispatching(state)) return 'void_claim';
         task.status = 'CLAIMED';
         task.claim = {

@@ -5,6 +5,7 @@ export * from './domain-event.ts';
 export * from './envelope.ts';
 export * from './evolve-graph.ts';
 export * from './evolve-task.ts';
+export * from './fold-context.ts';
 export * from './graph-events.ts';
 export * from './graph-state.ts';
 export * from './graph-transitions.ts';

@@ -6,6 +6,14 @@ type RawEvent = Record<string, unknown> & { type: string; v: number; data?: unkn
 type Upcaster = (raw: RawEvent) => RawEvent;
 
 const UPCASTERS: Record<string, Record<number, Upcaster>> = {
+  AgentRegistered: {
+    // v1 agents had only a token: no NATS user until their credentials are rotated.
+    1: (raw) => ({
+      ...raw,
+      v: 2,
+      data: { ...((raw.data ?? {}) as Record<string, unknown>), natsPasswordHash: null },
+    }),
+  },
   TaskAttemptFailed: {
     // v1 stored `error` as a plain message; a v1 failure was always retried, so it reads as retryable.
     1: (raw) => {

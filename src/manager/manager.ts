@@ -9,6 +9,7 @@ import { ManagerRuntime } from './manager-runtime.ts';
 import type { MarkerSettings } from './marker-call.ts';
 import { Planner } from './planner.ts';
 import type { GraphReconciler } from './reconciler.ts';
+import { RevokedClaims } from './revoked-claims.ts';
 import { SynthesisCompletion } from './synthesis-completion.ts';
 import { TaskFailure } from './task-failure.ts';
 
@@ -70,12 +71,14 @@ export function startManager(opts: ManagerOptions): Manager {
     retryBaseMs: opts.llmRetryBaseMs ?? 1_000,
     callTimeoutMs: opts.llmTimeoutMs ?? 300_000,
   };
+  const revokedClaims = new RevokedClaims(rt);
   const reconcilers: GraphReconciler[] = [
     new Planner(rt, opts.agents, markers),
     new CycleCompletion(rt),
     new TaskFailure(rt),
     new Auditor(rt, opts.agents, markers),
     new SynthesisCompletion(rt),
+    revokedClaims,
   ];
   const reaper = new LeaseReaper(rt, opts.graceMs);
 
@@ -130,6 +133,10 @@ export function startManager(opts: ManagerOptions): Manager {
   const unsubscribe = ctx.projector.onApplied((batch: AppliedBatch) => {
     for (const graphId of batch.graphs) wake(graphId);
     reaper.onBatch(batch);
+    // A revocation touches no graph, but the graphs where the agent holds claims need the manager now.
+    if (batch.events.some(({ event }) => event.type === 'AgentRevoked')) {
+      for (const graphId of revokedClaims.candidates()) wake(graphId);
+    }
   });
   const first = setImmediate(sweep);
   const interval = rt.clock.setInterval(sweep, opts.intervalMs ?? 1_000);

@@ -72,9 +72,13 @@ export class NatsRequestMux {
 
   readonly #turnEnd: TurnEnd;
 
-  /** `turnEnd`: shared with whatever else sends on `nc` in this process part (default: its own). */
+  /**
+   * `turnEnd`: shared with whatever else sends on `nc` in this process part (default: its own).
+   * `inboxPrefix`: default the connection's own (`inboxPrefix` of connect()), as nats.js's requests use:
+   * a server that gives each user a private inbox lets it subscribe to nothing else.
+   */
   constructor(nc: NatsConnection, opts: { inboxPrefix?: string; turnEnd?: TurnEnd } = {}) {
-    const inboxPrefix = opts.inboxPrefix;
+    const inboxPrefix = opts.inboxPrefix ?? connectionInboxPrefix(nc);
     this.#turnEnd = opts.turnEnd ?? new TurnEnd();
     this.#nc = nc;
     this.#prefix = `${createInbox(inboxPrefix)}.`;
@@ -183,4 +187,9 @@ export class NatsRequestMux {
       this.#sweeper = null;
     }
   }
+}
+
+/** The connection's `inboxPrefix` option: nats.js keeps its options on the connection, not in its type. */
+function connectionInboxPrefix(nc: NatsConnection): string | undefined {
+  return (nc as { options?: { inboxPrefix?: string } }).options?.inboxPrefix;
 }

@@ -36,6 +36,7 @@ export interface ClaimNode extends CommandNode {
 }
 
 interface PendingClaim {
+  agentId: string;
   controller: AbortController;
   settled: Promise<unknown>;
 }
@@ -59,8 +60,31 @@ export class ClaimService {
    * arriving before the projector applied the claim finds the task reserved, not READY and not CLAIMED.
    */
   readonly #unprojected = new Map<string, number>();
+  /**
+   * Agents whose revocation this node applied while it ran. A request is authenticated when it arrives;
+   * one that is still long-polling (or deciding) when its agent is revoked must not be handed a task.
+   */
+  readonly #revoked = new Set<string>();
 
-  constructor(private readonly node: ClaimNode) {}
+  constructor(private readonly node: ClaimNode) {
+    node.projector.onApplied((batch) => {
+      for (const { event } of batch.events) {
+        if (event.type === 'AgentRevoked') this.#onRevoked(event.data.agentId);
+      }
+    });
+  }
+
+  /** Ends the agent's long-polls at once with 401, as if the token had been refused when they arrived. */
+  #onRevoked(agentId: string): void {
+    this.#revoked.add(agentId);
+    for (const pending of this.#pending.values()) {
+      if (pending.agentId === agentId) pending.controller.abort(revokedError(agentId));
+    }
+  }
+
+  #requireActive(principal: Principal): void {
+    if (this.#revoked.has(principal.agentId)) throw revokedError(principal.agentId);
+  }
 
   /** Claims long-polling now (for metrics, and for tests that must know a claim is waiting). */
   get waiting(): number {
@@ -80,7 +104,7 @@ export class ClaimService {
     const controller = new AbortController();
     const ended = signal ? AbortSignal.any([signal, controller.signal]) : controller.signal;
     const run = this.#claimOrWait(key, principal, body, ended);
-    const entry = { controller, settled: run };
+    const entry = { agentId: principal.agentId, controller, settled: run };
     this.#pending.set(key, entry);
     try {
       return await run;
@@ -112,8 +136,13 @@ export class ClaimService {
     const capabilities = body.capabilities?.length ? new Set(body.capabilities) : NO_CAPABILITIES;
     const deadline = ports.clock() + Math.min(body.waitMs ?? 0, MAX_CLAIM_WAIT_MS);
     for (;;) {
-      // A caller that went away (or was superseded) must not be handed a task nobody will run.
-      if (signal.aborted) return null;
+      // A caller that went away (or was superseded) must not be handed a task nobody will run; one whose
+      // agent was revoked meanwhile is told so.
+      if (signal.aborted) {
+        if (isAppError(signal.reason)) throw signal.reason;
+        return null;
+      }
+      this.#requireActive(principal);
       // A node that fell behind or lost NATS while this claim waited hands out nothing from its stale view.
       readiness.check();
       const now = ports.clock();
@@ -121,6 +150,9 @@ export class ClaimService {
       if (entry) {
         const outcome = await this.#tryCandidate(key, principal, body, entry);
         if (outcome === 'next') continue;
+        // Revoked while the claim was appended: the task stays with neither (a claim stored after the
+        // revocation is void in the fold; one stored before it is released by the manager).
+        this.#requireActive(principal);
         return outcome;
       }
       if (now >= deadline) return null;
@@ -258,6 +290,10 @@ export class ClaimService {
       void readyIndex.changed().then(done);
     });
   }
+}
+
+function revokedError(agentId: string): AppError {
+  return new AppError('AM_ERR_AUTH_REVOKED', `agent ${agentId} was revoked while its claim waited`);
 }
 
 function claimKey(principal: Principal, requestId: string): string {

@@ -5,6 +5,7 @@ import {
   decodeEvent,
   evolveAgent,
   evolveGraph,
+  type FoldContext,
   type GraphState,
   type RecordedEvent,
   type Subjects,
@@ -37,12 +38,16 @@ type DirtyTasks = Map<string, Set<string>>;
 export class BatchFold {
   /** Task positions per aggregate's task map, computed once per plan. */
   readonly #positions = new WeakMap<Map<string, unknown>, Map<string, number>>();
+  /** Revocations as folded so far: in stream order, every one stored before the event being folded. */
+  readonly #context: FoldContext;
 
   constructor(
     private readonly readModel: ReadModel,
     private readonly subjects: Subjects,
     private readonly cache: GraphCache,
-  ) {}
+  ) {
+    this.#context = { revokedSeq: (agentId) => readModel.agents.revokedSeq(agentId) };
+  }
 
   /** Applies `messages` in order until `maxCount` or `maxMs`; collects events only when `withEvents`. */
   apply(
@@ -123,7 +128,7 @@ export class BatchFold {
       return;
     }
     const claim = ref.kind === 'task' ? claimBefore(state, ref.graphId, ref.taskId) : null;
-    const { state: next, applied } = evolveGraph(state, recorded);
+    const { state: next, applied } = evolveGraph(state, recorded, this.#context);
     if (next === null) {
       this.readModel.skipped.record(seq, subject, event.type, applied.anomaly ?? 'unknown_graph');
       return;

@@ -51,14 +51,19 @@ export class LiveIndexes {
       this.claims.set(graphId, taskId, task?.status === 'CLAIMED' ? task.claim : null);
       if (!ready) continue;
       if (state && task?.status === 'READY' && isDispatching(state)) {
-        ready.upsert({
+        const entry = {
           graphId,
           taskId,
           priority: state.options.priority,
           readySeq: task.readySeq,
           availableAt: task.availableAt,
           capability: task.capability,
-        });
+        };
+        ready.upsert(entry);
+        // Still READY after a change: a claim this node reserved it for was void (its agent was revoked
+        // before it was stored), so it is offered again at once. Any other claim still in flight is
+        // decided by its expected sequence, which this change has moved on.
+        ready.unreserve(entry);
       } else {
         ready.remove(graphId, taskId);
       }

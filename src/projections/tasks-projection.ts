@@ -101,6 +101,7 @@ export class TasksProjection {
   private readonly nextLease: Database.Statement<[number], { next: number | null }>;
   private readonly timed: Database.Statement<[], TimedClaimRow>;
   private readonly longestLease: Database.Statement<[], { longest: number | null }>;
+  private readonly ofRevokedAgents: Database.Statement<[], { graph_id: string }>;
 
   constructor(db: Database.Database) {
     this.upsert = db.prepare(
@@ -144,6 +145,15 @@ export class TasksProjection {
       `SELECT MAX(json_extract(g.options, '$.leaseMs')) AS longest
        FROM tasks t JOIN graphs g ON g.id = t.graph_id WHERE t.status = 'CLAIMED'`,
     );
+    this.ofRevokedAgents = db.prepare(
+      `SELECT DISTINCT t.graph_id FROM tasks t JOIN agents a ON a.id = t.assignee
+       WHERE t.status = 'CLAIMED' AND a.status = 'revoked'`,
+    );
+  }
+
+  /** Graphs with a task still claimed by an agent that has since been revoked. */
+  graphsWithRevokedClaims(): string[] {
+    return this.ofRevokedAgents.all().map((row) => row.graph_id);
   }
 
   /** Writes the whole row: when a task is planned. */

@@ -177,6 +177,10 @@ export const RegisterAgentReplySchema = z.object({
   role: z.enum(['admin', 'worker']),
   /** Shown once; the server keeps only its SHA-256. */
   token: z.string(),
+  /** The agent's own NATS user (`am-agent-<agentId>`); its inbox prefix is `_INBOX.<natsUser>`. */
+  natsUser: z.string(),
+  /** Shown once; the server keeps only its bcrypt hash. */
+  natsPassword: z.string(),
 });
 export type RegisterAgentReply = z.infer<typeof RegisterAgentReplySchema>;
 
@@ -186,6 +190,8 @@ export const AgentViewSchema = z.object({
   status: z.enum(['active', 'revoked']),
   createdAt: z.string(),
   revokedAt: z.string().nullable(),
+  /** The agent's NATS user; null for an agent registered before NATS users (rotate its credentials). */
+  natsUser: z.string().nullable(),
 });
 export type AgentView = z.infer<typeof AgentViewSchema>;
 

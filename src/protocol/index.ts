@@ -5,6 +5,7 @@ export * from './command-reply.ts';
 export * from './graph-options.ts';
 export * from './ids.ts';
 export * from './limits.ts';
+export * from './nats-identity.ts';
 export * from './result.ts';
 export * from './status.ts';
 export * from './step.ts';

@@ -1,5 +1,6 @@
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
+import { SERVICE_INBOX_PREFIX } from '../protocol/index.ts';
 
 export interface ConnectNatsOptions {
   /** One or more `nats://host:port` URLs (a cluster's seed list). */
@@ -17,6 +18,11 @@ export interface ConnectNatsOptions {
   reconnectTimeWaitMs?: number;
   /** Timeout of the first connect. Default: 5000 ms. */
   timeoutMs?: number;
+  /**
+   * Prefix of this connection's inboxes: its requests' replies and its consumers' deliveries. Default
+   * `_INBOX.am-service`, which AM's generated server configs let only the service user read.
+   */
+  inboxPrefix?: string;
 }
 
 /**
@@ -36,6 +42,7 @@ export function connectNats(options: ConnectNatsOptions): Promise<NatsConnection
     maxReconnectAttempts: reconnect ? -1 : 0,
     reconnectTimeWait: options.reconnectTimeWaitMs ?? 1000,
     timeout: options.timeoutMs ?? 5000,
+    inboxPrefix: options.inboxPrefix ?? SERVICE_INBOX_PREFIX,
   });
 }
 

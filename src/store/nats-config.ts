@@ -1,3 +1,5 @@
+import { inboxPrefixOf, SERVICE_INBOX_PREFIX } from '../protocol/index.ts';
+
 /**
  * A secret in the config: the value itself (plain, or a bcrypt hash `$2a$…` made with `nats server
  * passwd`), or `{ env }`, a reference the server resolves from its environment at start, so a committed
@@ -11,9 +13,12 @@ export interface NatsUserCredentials {
   password: NatsSecret;
 }
 
-/** A worker user; `inboxPrefix` narrows the inbox it may subscribe to (the client must use the same). */
-export interface NatsWorkerUser extends NatsUserCredentials {
-  /** The inbox prefix this user's connection uses (`inboxPrefix` in nats.js). Default `_INBOX`. */
+/**
+ * An agent's own NATS user (`am-agent-<agentId>`, see natsUserOf): it may reach only the command
+ * service, the READY hints and its own inbox, whose prefix is derived from the user name.
+ */
+export interface NatsAgentUser extends NatsUserCredentials {
+  /** The inbox prefix this user's connection uses (`inboxPrefix` in nats.js). Default `_INBOX.<user>`. */
   inboxPrefix?: string;
 }
 
@@ -62,14 +67,20 @@ export interface NatsServerConfigOptions {
   serverName?: string;
   /** The AM processes' user: JetStream, the event stream, the command service and hints. */
   service: NatsUserCredentials;
-  /** Worker users: only command requests, READY hints and their replies. */
-  workers: readonly NatsWorkerUser[];
+  /**
+   * The agents' users: only command requests, READY hints and their own replies. Or `{ include }`: the
+   * path of a file holding the whole `users: [...]` list (see natsUsersInclude), which an AM server
+   * rewrites as agents come and go.
+   */
+  agents: readonly NatsAgentUser[] | { include: string };
   /** The subjects to permit. Default DEFAULT_AM_SUBJECTS. */
   subjects?: Partial<AmSubjects>;
   /** JetStream file store limit, e.g. `10G`. Default: none (the server's own). */
   maxFileStore?: string;
   /** HTTP monitoring port (`/healthz`, `/jsz`). Default: none (off). */
   monitorPort?: number;
+  /** Where the server writes its pid (`pid_file`), for an AM server that signals reloads. Default: none. */
+  pidFile?: string;
   cluster?: NatsClusterOptions;
   /** Comment lines for the top of the file (without `#`). Default: a one-line "generated" note. */
   header?: readonly string[];
@@ -82,7 +93,9 @@ export interface NatsPermissions {
 
 /**
  * The AM service user: the JetStream API and its acks and flow control, appends to the event stream,
- * the command queue subscription and replies, READY hints. Nothing else on the server.
+ * the command queue subscription and replies to any inbox, READY hints. It reads only inboxes under
+ * `_INBOX.am-service` (its connections use that prefix), so its stream deliveries — every goal, output
+ * and claim — go where no agent may subscribe.
  */
 export function servicePermissions(subjects: AmSubjects = DEFAULT_AM_SUBJECTS): NatsPermissions {
   return {
@@ -98,21 +111,19 @@ export function servicePermissions(subjects: AmSubjects = DEFAULT_AM_SUBJECTS): 
       ],
     },
     subscribe: {
-      allow: [`${subjects.commands}.>`, `${subjects.notify}.>`, '_INBOX.>'],
+      allow: [`${subjects.commands}.>`, `${subjects.notify}.>`, `${SERVICE_INBOX_PREFIX}.>`],
     },
   };
 }
 
 /**
- * A worker user: may request commands and hear READY hints and its replies, nothing more; in particular
- * it can neither append events (`am.evt.>`) nor reach the JetStream API (`$JS.API.>`). Requesters need
+ * An agent's user: may request commands and hear READY hints and the replies in its own inbox, nothing
+ * more; in particular it can neither append events (`am.evt.>`) nor reach the JetStream API (`$JS.>`),
+ * nor read another agent's inbox or the service's (`_INBOX.>` is not its to subscribe). Requesters need
  * no `allow_responses`. The deny list restates what matters so a later widening of `allow` cannot
- * silently let a worker write the stream.
+ * silently let an agent write the stream.
  */
-export function workerPermissions(
-  subjects: AmSubjects = DEFAULT_AM_SUBJECTS,
-  inboxPrefix = '_INBOX',
-): NatsPermissions {
+export function agentPermissions(subjects: AmSubjects, inboxPrefix: string): NatsPermissions {
   return {
     publish: {
       allow: [`${subjects.commands}.>`],
@@ -120,15 +131,16 @@ export function workerPermissions(
     },
     subscribe: {
       allow: [`${subjects.notify}.>`, `${inboxPrefix}.>`],
-      deny: [`${subjects.commands}.>`, `${subjects.events}.>`, '$JS.>'],
+      deny: [`${subjects.commands}.>`, `${subjects.events}.>`, '$JS.>', `${SERVICE_INBOX_PREFIX}.>`],
     },
   };
 }
 
 /**
  * The text of a nats-server config for AM: client listener, JetStream with its store, optionally a
- * cluster, and `authorization { users }` with the service user and the worker users (DESIGN.md
- * "Interfaces"). The result holds passwords: write it with mode 0600.
+ * cluster, and `authorization { users }` with the service user and the agents' users (DESIGN.md
+ * "Interfaces"), or an include of the file that lists them. The result may hold passwords: write it with
+ * mode 0600.
  */
 export function natsServerConfig(opts: NatsServerConfigOptions): string {
   const subjects: AmSubjects = { ...DEFAULT_AM_SUBJECTS, ...opts.subjects };
@@ -139,32 +151,66 @@ export function natsServerConfig(opts: NatsServerConfigOptions): string {
   if (opts.serverName !== undefined) lines.push(`server_name: ${str(opts.serverName)}`);
   lines.push(`listen: ${str(`${opts.host ?? '127.0.0.1'}:${opts.port ?? 4222}`)}`);
   if (opts.monitorPort !== undefined) lines.push(`http_port: ${opts.monitorPort}`);
+  if (opts.pidFile !== undefined) lines.push(`pid_file: ${str(opts.pidFile)}`);
   lines.push('', 'jetstream {');
   if (opts.storeDir !== undefined) lines.push(`  store_dir: ${str(opts.storeDir)}`);
   if (opts.maxFileStore !== undefined) lines.push(`  max_file_store: ${opts.maxFileStore}`);
   lines.push('}');
   if (opts.cluster) lines.push('', ...clusterBlock(opts.cluster));
-  lines.push(
-    '',
-    'authorization {',
-    '  users: [',
+  lines.push('', 'authorization {');
+  if ('include' in opts.agents) {
+    lines.push(
+      `  # The users: the service user and one per agent, rewritten by AM as agents come and go.`,
+      `  include ${str(opts.agents.include)}`,
+    );
+  } else {
+    lines.push(...usersList(opts.service, opts.agents, subjects).map((line) => `  ${line}`));
+  }
+  lines.push('}', '');
+  return lines.join('\n');
+}
+
+/**
+ * The text of a users file for `authorization { include "<file>" }`: the service user and each agent's
+ * user. nats-server reads it at start and on every reload (SIGHUP), so an AM server that rewrites it and
+ * signals the server adds and removes agents without a restart; a removed user's connections are closed.
+ */
+export function natsUsersInclude(opts: {
+  service: NatsUserCredentials;
+  agents: readonly NatsAgentUser[];
+  subjects?: Partial<AmSubjects>;
+  header?: readonly string[];
+}): string {
+  const subjects: AmSubjects = { ...DEFAULT_AM_SUBJECTS, ...opts.subjects };
+  const header = opts.header ?? [
+    'Generated by AgentManager: the users of its nats-server. Rewritten as agents change.',
+  ];
+  return [...header.map((line) => `# ${line}`), ...usersList(opts.service, opts.agents, subjects), ''].join(
+    '\n',
+  );
+}
+
+function usersList(
+  service: NatsUserCredentials,
+  agents: readonly NatsAgentUser[],
+  subjects: AmSubjects,
+): string[] {
+  return [
+    'users: [',
     ...userBlock(
-      opts.service,
+      service,
       servicePermissions(subjects),
       'AM processes: JetStream, the event stream, commands, hints.',
     ),
-    ...opts.workers.flatMap((worker) =>
+    ...agents.flatMap((agent) =>
       userBlock(
-        worker,
-        workerPermissions(subjects, worker.inboxPrefix),
-        'A worker: command requests, READY hints and its replies only; never the stream.',
+        agent,
+        agentPermissions(subjects, agent.inboxPrefix ?? inboxPrefixOf(agent.user)),
+        'An agent: command requests, READY hints and its own inbox only; never the stream.',
       ),
     ),
-    '  ]',
-    '}',
-    '',
-  );
-  return lines.join('\n');
+    ']',
+  ];
 }
 
 function clusterBlock(cluster: NatsClusterOptions): string[] {
@@ -181,15 +227,15 @@ function clusterBlock(cluster: NatsClusterOptions): string[] {
 
 function userBlock(user: NatsUserCredentials, permissions: NatsPermissions, why: string): string[] {
   return [
-    '    {',
-    `      # ${why}`,
-    `      user: ${str(user.user)}`,
-    `      password: ${secret(user.password)}`,
-    '      permissions: {',
-    `        publish: ${rules(permissions.publish)}`,
-    `        subscribe: ${rules(permissions.subscribe)}`,
-    '      }',
+    '  {',
+    `    # ${why}`,
+    `    user: ${str(user.user)}`,
+    `    password: ${secret(user.password)}`,
+    '    permissions: {',
+    `      publish: ${rules(permissions.publish)}`,
+    `      subscribe: ${rules(permissions.subscribe)}`,
     '    }',
+    '  }',
   ];
 }
 

@@ -13,6 +13,12 @@ export interface NatsServerProcessOptions {
   storeDir: string;
   /** A server config file (`-c`), e.g. users and permissions. Default: none. */
   configFile?: string;
+  /**
+   * The config file names the store (`jetstream { store_dir }`), so no `-sd` is passed: nats-server 2.9
+   * refuses a store dir in both places, and reloads a config only if its store dir is the running one,
+   * which a store given on the command line never is. Default false.
+   */
+  storeDirInConfig?: boolean;
   /** More command-line arguments, appended last. Default: none. */
   extraArgs?: string[];
   /** Address to listen on (`-a`). Default: `127.0.0.1`. */
@@ -41,6 +47,11 @@ export interface NatsServerProcess {
   kill(): Promise<void>;
   /** Starts again on the same port and store (stops the running server first, cleanly). */
   restart(): Promise<void>;
+  /**
+   * Has the server read its config file again (SIGHUP) and resolves once it reports the reload; rejects
+   * with the server's reason when it refused the file (it then keeps the config it had).
+   */
+  reload(timeoutMs?: number): Promise<void>;
   /** The last lines the server logged, for error messages. */
   recentLog(): string[];
 }
@@ -129,6 +140,9 @@ class ServerChild implements NatsServerProcess {
   #child: ChildProcess | null = null;
   #exited: Promise<void> = Promise.resolve();
   #log: string[] = [];
+  readonly #lineListeners = new Set<(line: string) => void>();
+  /** Reloads one after the other: each waits for the report of its own SIGHUP. */
+  #reloading: Promise<void> = Promise.resolve();
 
   constructor(options: NatsServerProcessOptions) {
     this.#options = options;
@@ -180,6 +194,38 @@ class ServerChild implements NatsServerProcess {
     await this.#spawnAndWait();
   }
 
+  reload(timeoutMs = 5_000): Promise<void> {
+    const next = this.#reloading.catch(() => {}).then(() => this.#reloadOnce(timeoutMs));
+    this.#reloading = next;
+    return next;
+  }
+
+  #reloadOnce(timeoutMs: number): Promise<void> {
+    const child = this.#child;
+    if (child === null || child.exitCode !== null || child.signalCode !== null) {
+      return Promise.reject(new Error('nats-server is not running'));
+    }
+    return new Promise<void>((resolve, reject) => {
+      const done = (error?: Error) => {
+        clearTimeout(timer);
+        this.#lineListeners.delete(onLine);
+        if (error) reject(error);
+        else resolve();
+      };
+      const onLine = (line: string) => {
+        if (line.includes('Reloaded server configuration')) done();
+        else if (line.includes('Failed to reload server configuration'))
+          done(new Error(line.replace(/^.*?\[ERR\] /, '')));
+      };
+      const timer = setTimeout(
+        () => done(this.#failure(`did not report a reload within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      this.#lineListeners.add(onLine);
+      child.kill('SIGHUP');
+    });
+  }
+
   async #signal(signal: NodeJS.Signals, timeoutMs: number): Promise<void> {
     const child = this.#child;
     if (child === null || child.exitCode !== null || child.signalCode !== null) return;
@@ -195,7 +241,8 @@ class ServerChild implements NatsServerProcess {
   #spawnAndWait(): Promise<void> {
     mkdirSync(this.storeDir, { recursive: true });
     this.#log = [];
-    const args = ['-js', '-sd', this.storeDir, '-a', this.#host, '-p', String(this.#port)];
+    const args = ['-js', ...(this.#options.storeDirInConfig ? [] : ['-sd', this.storeDir])];
+    args.push('-a', this.#host, '-p', String(this.#port));
     if (this.#options.configFile !== undefined) args.push('-c', this.#options.configFile);
     args.push(...(this.#options.extraArgs ?? []));
 
@@ -236,6 +283,7 @@ class ServerChild implements NatsServerProcess {
         for (const line of lines) {
           this.#log.push(line);
           if (this.#log.length > LOG_LINES_KEPT) this.#log.shift();
+          for (const listener of this.#lineListeners) listener(line);
           if (line.includes('Server is ready')) finish();
         }
       };

@@ -2,17 +2,18 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { type EncodedHeaders, encodeHeaders } from '../nats/encoded-headers.ts';
 import { NatsRequestMux } from '../nats/request-mux.ts';
-import type {
-  ClaimReply,
-  ClaimRequest,
-  CommandReply,
-  HeartbeatReply,
-  HeartbeatRequest,
-  ProgressRequest,
-  ReleaseRequest,
-  SeqReply,
-  SubmitResultReply,
-  SubmitResultRequest,
+import {
+  type ClaimReply,
+  type ClaimRequest,
+  type CommandReply,
+  type HeartbeatReply,
+  type HeartbeatRequest,
+  inboxPrefixOf,
+  type ProgressRequest,
+  type ReleaseRequest,
+  type SeqReply,
+  type SubmitResultReply,
+  type SubmitResultRequest,
 } from '../protocol/index.ts';
 import { hedgedClaim } from './hedged-claim.ts';
 import { isRetryable, withRetry } from './retry.ts';
@@ -28,8 +29,14 @@ import {
 export interface NatsTransportOptions {
   servers: string | string[];
   token: string;
+  /**
+   * The agent's own NATS user (`nats_user`). Its connection uses the inbox prefix `_INBOX.<user>`, the
+   * only inbox an AM-configured server lets it read.
+   */
   user?: string;
   password?: string;
+  /** Overrides the inbox prefix (default `_INBOX.<user>` with a user, else nats.js's `_INBOX`). */
+  inboxPrefix?: string;
   /** Subject prefix of the command service. Default `am.cmd.v1`. */
   commandPrefix?: string;
   /** Subject of READY hints. Default `am.notify.v1.ready`. */
@@ -43,6 +50,11 @@ export interface NatsTransportOptions {
 
 const decoder = new TextDecoder();
 
+function inboxOption(opts: NatsTransportOptions): { inboxPrefix?: string } {
+  const prefix = opts.inboxPrefix ?? (opts.user === undefined ? undefined : inboxPrefixOf(opts.user));
+  return prefix === undefined ? {} : { inboxPrefix: prefix };
+}
+
 /** The worker's NATS transport: request/reply on `am.cmd.v1.<Operation>` plus READY hints, no polling. */
 export class NatsTransport implements WorkerTransport {
   readonly kind = 'nats' as const;
@@ -52,6 +64,8 @@ export class NatsTransport implements WorkerTransport {
   private readonly link = new LinkState();
   /** The same on every request, so encoded once. */
   private readonly authorizationHeader: EncodedHeaders;
+  /** Set when NATS closed the connection for good because it refused this agent's user. */
+  private refusedBy: Error | null = null;
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -72,6 +86,7 @@ export class NatsTransport implements WorkerTransport {
         reconnectTimeWait: 1_000,
         ...(opts.user === undefined ? {} : { user: opts.user }),
         ...(opts.password === undefined ? {} : { pass: opts.password }),
+        ...inboxOption(opts),
       });
     } catch (error) {
       throw new WorkerNetworkError(
@@ -82,6 +97,12 @@ export class NatsTransport implements WorkerTransport {
       );
     }
     const transport = new NatsTransport(nc, opts);
+    void nc.closed().then((error) => {
+      // nats.js gives up reconnecting when the server refuses the user twice: revoked or rotated.
+      if (error && (error.name === 'AuthorizationError' || /authorization violation/i.test(error.message))) {
+        transport.refusedBy = error;
+      }
+    });
     transport.subscribeHints();
     void transport.followStatus();
     return transport;
@@ -222,6 +243,13 @@ export class NatsTransport implements WorkerTransport {
       });
       raw = msg.data;
     } catch (error) {
+      if (this.refusedBy !== null) {
+        throw new WorkerApiError(
+          401,
+          'AM_ERR_AUTH_INVALID',
+          `NATS no longer accepts user ${this.opts.user ?? '(none)'} (${this.refusedBy.message}): the agent was revoked or its credentials rotated`,
+        );
+      }
       throw new WorkerNetworkError(`${operation} over NATS failed: ${(error as Error).message}`, {
         cause: error,
       });

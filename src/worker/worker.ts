@@ -67,6 +67,8 @@ export type WorkerEvent =
   | { type: 'lost'; task: ClaimedTask; reason: string }
   /** The way to a serving server was lost (NATS down, server unreachable or not ready) or is back. */
   | { type: 'link'; state: 'lost' | 'restored'; detail: string }
+  /** The server refused this agent (revoked, or its credentials rotated): the worker stops claiming. */
+  | { type: 'unauthorized'; code: string; message: string }
   | { type: 'error'; message: string };
 
 export interface Worker {
@@ -137,6 +139,16 @@ export function createWorker(handlers: WorkerHandlers, opts: WorkerOptions): Wor
         } catch (error) {
           if (stopClaiming.signal.aborted) {
             await releaseOrphan(id);
+            return;
+          }
+          if (error instanceof WorkerApiError && error.status === 401) {
+            // Revoked or rotated: no retry will be accepted. Stop asking; what runs now cannot be
+            // submitted either (the manager releases a revoked agent's claims).
+            if (!stopClaiming.signal.aborted) {
+              stopClaiming.abort();
+              wakeIdle?.();
+              emit({ type: 'unauthorized', code: error.code, message: error.message });
+            }
             return;
           }
           // Anything but "unreachable, try again" answered the request: the next one is a new request.

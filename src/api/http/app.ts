@@ -198,6 +198,11 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     input: (request) => objectOf(request.params),
     summary: 'Revoke an agent',
   });
+  route('POST', '/v1/agents/:id/rotate', OPERATIONS.RotateAgent, {
+    status: 200,
+    input: (request) => objectOf(request.params),
+    summary: 'New token and NATS password for an agent (shown once; the old ones stop working)',
+  });
 
   registerEventStream(app, ctx, authenticated);
   docs.push(EVENT_STREAM_DOC);

@@ -3,14 +3,17 @@ import { AppError, isAppError } from '../../errors.ts';
 import { utf8Bytes } from '../../nats/utf8-bytes.ts';
 import type { AppContext } from '../../node/app-context.ts';
 import { bearerToken } from '../../node/principal.ts';
-import type { CommandReply } from '../../protocol/index.ts';
+import { type CommandReply, isReplyInbox } from '../../protocol/index.ts';
 import { AgentRateLimit } from '../agent-rate-limit.ts';
 import { invoke, OPERATIONS, type Operation } from '../operations.ts';
 import { parseInput } from '../parse-input.ts';
 
 export interface CommandServiceOptions {
   ctx: AppContext;
-  /** A connection of a user allowed to subscribe `<prefix>.>` and publish replies to `_INBOX.>`. */
+  /**
+   * A connection of a user allowed to subscribe `<prefix>.>` and publish replies to `_INBOX.>`. Only
+   * requests whose reply subject is an inbox (not the service's own) are answered, or run.
+   */
   nc: NatsConnection;
   /** Command subjects are `<prefix>.<Operation>`. Default `am.cmd.v1`. */
   prefix?: string;
@@ -80,6 +83,16 @@ export function startCommandService(opts: CommandServiceOptions): CommandService
         if (error) {
           // The subscription itself failed (e.g. a permissions violation on subscribe).
           ctx.log.error({ err: error, subject: `${prefix}.*` }, 'command subscription failed');
+          return;
+        }
+        // The requester names the reply subject, and this connection may publish to the stream: a reply
+        // to anything but a requester's inbox would be a write on its behalf (e.g. onto a graph's
+        // trail). Such a request is not run at all.
+        if (msg.reply && !isReplyInbox(msg.reply)) {
+          ctx.log.warn(
+            { subject: msg.subject, reply: msg.reply },
+            'request with a reply subject that is not an inbox dropped',
+          );
           return;
         }
         if (inFlight.size >= maxConcurrent) waiting.push(msg);

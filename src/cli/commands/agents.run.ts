@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { loadConfig } from '../../config.ts';
-import type { AgentView, ClientConfig } from '../../protocol/index.ts';
-import { embeddedNatsWorkerAccess } from '../../store/embedded-nats.ts';
+import type { AgentView, ClientConfig, RegisterAgentReply } from '../../protocol/index.ts';
+import { embeddedNatsUrl } from '../../store/embedded-nats.ts';
 import { ApiClient } from '../api-client.ts';
 import { resolveClient } from '../resolve-client.ts';
 
@@ -17,30 +17,63 @@ export interface AgentsAddOptions extends AgentsClientOptions {
 // What `am agents add | list | revoke` do (their options are in agents.ts; this file is loaded only when
 // one of them runs).
 
+export interface AgentsRotateOptions extends AgentsClientOptions {
+  out?: string;
+}
+
 export async function runAgentsAdd(id: string, opts: AgentsAddOptions): Promise<void> {
   const config = loadConfig();
   const target = resolveClient(config, opts.config);
   const client = new ApiClient(target);
-  const reply = await client.request<{ agentId: string; role: string; token: string }>('POST', '/v1/agents', {
+  const reply = await client.request<RegisterAgentReply>('POST', '/v1/agents', {
     agentId: id,
     role: opts.role,
   });
-  if (opts.out === undefined) {
+  showCredentials(reply, 'registered', target.url, config, opts.out);
+}
+
+/** New token and NATS password (the old ones stop working); how a pre-NATS-user agent gets NATS access. */
+export async function runAgentsRotate(id: string, opts: AgentsRotateOptions): Promise<void> {
+  const config = loadConfig();
+  const target = resolveClient(config, opts.config);
+  const client = new ApiClient(target);
+  const reply = await client.request<RegisterAgentReply>(
+    'POST',
+    `/v1/agents/${encodeURIComponent(id)}/rotate`,
+  );
+  showCredentials(reply, 'has new credentials', target.url, config, opts.out);
+}
+
+/** Prints the secrets once, or writes them into a mcp_client_config.json (mode 0600) and says where. */
+function showCredentials(
+  reply: RegisterAgentReply,
+  what: string,
+  serverUrl: string,
+  config: ReturnType<typeof loadConfig>,
+  out: string | undefined,
+): void {
+  if (out === undefined) {
     process.stdout.write(
-      `agent ${reply.agentId} (${reply.role}) registered; its token (shown once):\n${reply.token}\n`,
+      `agent ${reply.agentId} (${reply.role}) ${what}; shown once:\n` +
+        `token:         ${reply.token}\n` +
+        `nats_user:     ${reply.natsUser}\n` +
+        `nats_password: ${reply.natsPassword}\n`,
     );
     return;
   }
+  const natsUrl = config.NATS_URL ?? embeddedNatsUrl(config.AM_HOME) ?? undefined;
   const file: ClientConfig = {
     client_agent_id: reply.agentId,
-    server_url: target.url,
+    server_url: serverUrl,
     auth_token: reply.token,
-    ...natsAccess(config.NATS_URL, config.AM_HOME, reply.role),
+    ...(natsUrl === undefined ? {} : { nats_url: natsUrl }),
+    nats_user: reply.natsUser,
+    nats_password: reply.natsPassword,
   };
-  writeFileSync(opts.out, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600 });
+  writeFileSync(out, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600 });
   process.stdout.write(
-    `agent ${reply.agentId} (${reply.role}) registered; wrote ${opts.out} (it holds the token; it is not shown again)\n` +
-      `start it with: npx am worker --config ${opts.out}\n`,
+    `agent ${reply.agentId} (${reply.role}) ${what}; wrote ${out} (it holds the token and NATS password; they are not shown again)\n` +
+      `start it with: npx am worker --config ${out}\n`,
   );
 }
 
@@ -49,7 +82,7 @@ export async function runAgentsList(opts: AgentsClientOptions): Promise<void> {
   const { agents: list } = await client.request<{ agents: AgentView[] }>('GET', '/v1/agents');
   for (const agent of list) {
     process.stdout.write(
-      `${agent.agentId.padEnd(24)} ${agent.role.padEnd(7)} ${agent.status.padEnd(8)} ${agent.createdAt}\n`,
+      `${agent.agentId.padEnd(24)} ${agent.role.padEnd(7)} ${agent.status.padEnd(8)} ${agent.createdAt}  ${agent.natsUser ?? '(no NATS user: rotate)'}\n`,
     );
   }
   if (list.length === 0) process.stdout.write('no agents\n');
@@ -59,19 +92,4 @@ export async function runAgentsRevoke(id: string, opts: AgentsClientOptions): Pr
   const client = new ApiClient(resolveClient(loadConfig(), opts.config));
   await client.request('POST', `/v1/agents/${encodeURIComponent(id)}/revoke`);
   process.stdout.write(`agent ${id} revoked\n`);
-}
-
-/**
- * What `am worker --transport nats` needs besides the token: NATS_URL when set, else (for a worker) the
- * embedded server of `am up` on this machine with its worker user, so the file works over NATS too.
- */
-function natsAccess(
-  natsUrl: string | undefined,
-  home: string,
-  role: string,
-): Pick<ClientConfig, 'nats_url' | 'nats_user' | 'nats_password'> {
-  if (natsUrl !== undefined) return { nats_url: natsUrl };
-  const embedded = role === 'worker' ? embeddedNatsWorkerAccess(home) : null;
-  if (embedded === null) return {};
-  return { nats_url: embedded.url, nats_user: embedded.user, nats_password: embedded.password };
 }

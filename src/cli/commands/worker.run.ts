@@ -47,7 +47,7 @@ export async function runWorker(opts: WorkerCommandOptions): Promise<void> {
         ...(client.nats_password === undefined ? {} : { password: client.nats_password }),
       });
     } catch (error) {
-      throw natsConnectError(error, servers, opts.config);
+      throw natsConnectError(error, servers, opts.config, client);
     }
   } else {
     transport = new HttpTransport({ serverUrl: client.server_url, token: client.auth_token });
@@ -56,6 +56,10 @@ export async function runWorker(opts: WorkerCommandOptions): Promise<void> {
   const say = (line: string) => {
     if (!opts.quiet) process.stdout.write(`${new Date().toISOString()} ${line}\n`);
   };
+  let onRefused: (code: string) => void = () => {};
+  const refused = new Promise<string>((resolve) => {
+    onRefused = resolve;
+  });
   const worker = createWorker(agentHandlers(agents), {
     transport,
     concurrency,
@@ -94,6 +98,12 @@ export async function runWorker(opts: WorkerCommandOptions): Promise<void> {
             say(`server reachable again: ${event.detail}`);
           }
           return;
+        case 'unauthorized':
+          process.stderr.write(
+            `${new Date().toISOString()} the server refused this agent (${event.code}: ${event.message}); stopping — if it was rotated, use the new config; if revoked, register a new agent\n`,
+          );
+          onRefused(event.code);
+          return;
         case 'error':
           process.stderr.write(`${new Date().toISOString()} ${event.message}\n`);
           return;
@@ -109,8 +119,8 @@ export async function runWorker(opts: WorkerCommandOptions): Promise<void> {
   say(
     `worker ${client.client_agent_id} connected to ${opts.transport === 'nats' ? 'NATS' : client.server_url} over ${opts.transport}, concurrency ${concurrency}, agents ${agents.provider}`,
   );
-  const signal = await stopSignal;
-  say(`${signal}: finishing in-flight work, releasing the rest`);
+  const ended = await Promise.race([stopSignal, refused.then((code) => ({ refused: code }))]);
+  if (typeof ended === 'string') say(`${ended}: finishing in-flight work, releasing the rest`);
   await stopWithin(
     config.AM_SHUTDOWN_TIMEOUT_MS,
     () => worker.stop(),
@@ -120,22 +130,40 @@ export async function runWorker(opts: WorkerCommandOptions): Promise<void> {
   say(
     `stopped (claimed ${worker.stats.claimed}, completed ${worker.stats.completed}, released ${worker.stats.released})`,
   );
+  if (typeof ended !== 'string') {
+    throw new AppError(
+      'AM_ERR_AUTH_REVOKED',
+      `the server refused agent ${client.client_agent_id} (${ended.refused})`,
+    );
+  }
 }
 
 /**
  * The transport says "cannot reach NATS" for every failed connect; a server that answered and refused
  * the user and password is a config mistake, not a network one, so it gets its own line.
  */
-function natsConnectError(error: unknown, servers: string, configFile: string): unknown {
+function natsConnectError(
+  error: unknown,
+  servers: string,
+  configFile: string,
+  client: { client_agent_id: string; nats_user?: string | undefined },
+): unknown {
   const cause = error instanceof Error ? error.cause : undefined;
   const refused =
     (cause instanceof Error && cause.name === 'AuthorizationError') ||
     (error instanceof Error && /authorization violation/i.test(error.message));
   if (!refused) return error;
   const reason = cause instanceof Error ? cause.message : 'Authorization Violation';
+  const rotate = `npx am agents rotate ${client.client_agent_id} --out ${configFile}`;
+  const detail =
+    client.nats_user === undefined
+      ? `${configFile} has no nats_user / nats_password, and every agent connects to AM's NATS as its own user. An agent registered before NATS users gets them with: ${rotate}`
+      : `check nats_user / nats_password in ${configFile}: the agent may have been revoked, or its credentials rotated since (new ones: ${rotate})`;
   return new AppError(
     'AM_ERR_AUTH_INVALID',
-    `NATS at ${servers} refused the credentials (${reason}) — check nats_user / nats_password in ${configFile}`,
-    { cause: error },
+    `NATS at ${servers} refused the credentials (${reason}) — ${detail}`,
+    {
+      cause: error,
+    },
   );
 }

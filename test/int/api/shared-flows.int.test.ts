@@ -38,7 +38,7 @@ describe.each(['http', 'nats'] as const)('over %s', (transport) => {
   beforeAll(async () => {
     api = clients[transport]!;
     admin = am.adminToken;
-    worker = await am.registerWorker(`shared-${transport}`);
+    worker = (await am.registerWorker(`shared-${transport}`)).token;
   });
 
   /** Tasks carry a capability unique to the test, so one test's claims never take another's work. */

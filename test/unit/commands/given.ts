@@ -1,7 +1,7 @@
 import { expect } from 'vitest';
 import type { Decision } from '../../../src/commands/decision.ts';
 import { AppError, type ErrorCode } from '../../../src/errors.ts';
-import type { Applied, GraphState, TaskState } from '../../../src/events/index.ts';
+import type { Applied, FoldContext, GraphState, TaskState } from '../../../src/events/index.ts';
 import {
   type AgentState,
   type DomainEvent,
@@ -70,6 +70,11 @@ export class GivenGraph {
   lastApplied: Applied | null = null;
   /** The time of the next event unless given (advanced by `tick`). */
   now = T0;
+  /** Revocations the fold knows of, by agent: the sequence the AgentRevoked was stored at. */
+  private readonly revocations = new Map<string, number>();
+  private readonly context: FoldContext = {
+    revokedSeq: (agentId) => this.revocations.get(agentId) ?? null,
+  };
 
   get state(): GraphState {
     if (this.current === null) throw new Error('no graph yet: submit first');
@@ -90,6 +95,15 @@ export class GivenGraph {
     return this.trail.length + 1;
   }
 
+  /**
+   * The agent is revoked now: its AgentRevoked (on its own subject, not in this trail) is stored after
+   * every event so far and before the next one.
+   */
+  revoke(agentId: string): this {
+    this.revocations.set(agentId, this.nextSeq - 0.5);
+    return this;
+  }
+
   tick(ms: number): this {
     this.now += ms;
     return this;
@@ -102,7 +116,7 @@ export class GivenGraph {
     const event = stamp(withGraph, { now: opts.at ?? this.now, actor: opts.actor ?? MANAGER, newId: nextId });
     const subject = event.taskId === undefined ? 'am.evt.g.graph' : `am.evt.g.task.${event.taskId}`;
     this.trail.push({ seq, subject, event });
-    const { state, applied } = evolveGraph(this.current, { seq, subject, event });
+    const { state, applied } = evolveGraph(this.current, { seq, subject, event }, this.context);
     this.current = state;
     this.lastApplied = applied;
     return seq;
@@ -114,7 +128,7 @@ export class GivenGraph {
     const seq = this.nextSeq;
     const event: DomainEvent = stamp(append.event, metadata);
     this.trail.push({ seq, subject: 'am.evt.g', event });
-    const { state, applied } = evolveGraph(this.current, { seq, subject: 'am.evt.g', event });
+    const { state, applied } = evolveGraph(this.current, { seq, subject: 'am.evt.g', event }, this.context);
     this.current = state;
     this.lastApplied = applied;
     return seq;

@@ -62,6 +62,30 @@ describe('evolveGraph', () => {
       expect(g.task('A').lastResult).toMatchObject({ token: first });
     });
 
+    it('voids a claim stored after its agent was revoked: the task stays READY', () => {
+      const g = given().submit();
+      g.revoke(OTHER_WORKER);
+      const claimed = g.claim('A', OTHER_WORKER);
+      expect(g.lastApplied?.anomaly).toBe('revoked_agent');
+      expect(g.task('A').status).toBe('READY');
+      expect(g.task('A').claim).toBeNull();
+      // The subject moved on, so the next claim's expected sequence is the void claim's.
+      expect(g.task('A').lastSeq).toBe(Number(claimed));
+      g.complete('A', claimed);
+      expect(g.lastApplied?.anomaly).toBe('stale_claim');
+      const next = g.claim('A');
+      expect(g.lastApplied?.anomaly).toBeNull();
+      expect(g.task('A').claim?.token).toBe(next);
+    });
+
+    it('keeps a claim stored before its agent was revoked (the manager releases it)', () => {
+      const g = given().submit();
+      const claimed = g.claim('A', OTHER_WORKER);
+      g.revoke(OTHER_WORKER);
+      expect(g.task('A').status).toBe('CLAIMED');
+      expect(g.task('A').claim?.token).toBe(claimed);
+    });
+
     it('voids a claim while the graph is auditing', () => {
       const g = given().submit().throughFirstCycle();
       g.claim(SYNTHESIS_TASK_ID);

@@ -6,7 +6,11 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { connectNats } from '../../../../src/store/connect.ts';
 import { EventStore } from '../../../../src/store/event-store.ts';
-import { type NatsServerConfigOptions, natsServerConfig } from '../../../../src/store/nats-config.ts';
+import {
+  type NatsServerConfigOptions,
+  natsServerConfig,
+  natsUsersInclude,
+} from '../../../../src/store/nats-config.ts';
 import {
   findFreePort,
   type NatsServerProcess,
@@ -16,28 +20,27 @@ import {
 import { makeTempDir, removeTempDir, waitUntil } from '../../../kit/index.ts';
 
 const DEPLOY_DIR = join(import.meta.dirname, '../../../../deploy/nats');
-const DEPLOY_ENV = {
-  AM_NATS_SERVICE_PASSWORD: 'service-secret',
-  AM_NATS_WORKER_PASSWORD: 'worker-secret',
-};
+const DEPLOY_ENV = { AM_NATS_SERVICE_PASSWORD: 'service-secret' };
 
 const deployUsers = {
   service: { user: 'am-service', password: { env: 'AM_NATS_SERVICE_PASSWORD' } },
-  workers: [{ user: 'am-worker', password: { env: 'AM_NATS_WORKER_PASSWORD' } }],
-} satisfies Pick<NatsServerConfigOptions, 'service' | 'workers'>;
+  agents: { include: 'am-users.conf' },
+} satisfies Pick<NatsServerConfigOptions, 'service' | 'agents'>;
 
 /** deploy/nats/*.conf are natsServerConfig() output; these are their options. */
 const DEPLOY_FILES: Record<string, NatsServerConfigOptions> = {
   'single-node.conf': {
     header: [
       'AgentManager: one nats-server with JetStream and AM users (see deploy/README.md).',
-      'Generated from src/store/nats-config.ts; passwords come from the environment:',
-      'AM_NATS_SERVICE_PASSWORD (AM processes) and AM_NATS_WORKER_PASSWORD (workers).',
+      'Generated from src/store/nats-config.ts. The users are in am-users.conf, which an AM server',
+      'rewrites from its agents (AM_NATS_USERS_FILE); the service password comes from the environment',
+      '(AM_NATS_SERVICE_PASSWORD).',
     ],
     serverName: 'am-nats-1',
     host: '0.0.0.0',
     port: 4222,
     monitorPort: 8222,
+    pidFile: '/data/nats-server.pid',
     storeDir: '/data/jetstream',
     ...deployUsers,
   },
@@ -47,14 +50,16 @@ const DEPLOY_FILES: Record<string, NatsServerConfigOptions> = {
       {
         header: [
           `AgentManager: node ${n} of a 3-node JetStream cluster (see deploy/README.md).`,
-          'Run AM with AM_REPLICAS=3. Generated from src/store/nats-config.ts; passwords come from the',
-          'environment: AM_NATS_SERVICE_PASSWORD (AM processes) and AM_NATS_WORKER_PASSWORD (workers).',
+          'Run AM with AM_REPLICAS=3. Generated from src/store/nats-config.ts. The users are in',
+          'am-users.conf, which an AM server rewrites from its agents (AM_NATS_USERS_FILE); the service',
+          'password comes from the environment (AM_NATS_SERVICE_PASSWORD).',
           'Routes are not authenticated: keep port 6222 on a private network.',
         ],
         serverName: `am-nats-${n}`,
         host: '0.0.0.0',
         port: 4222,
         monitorPort: 8222,
+        pidFile: '/data/nats-server.pid',
         storeDir: '/data/jetstream',
         cluster: {
           name: 'am',
@@ -72,6 +77,21 @@ describe('deploy/nats configs', () => {
     const expected = natsServerConfig(DEPLOY_FILES[name]!);
     const path = join(DEPLOY_DIR, name);
     // Regenerate after a change to the generator: AM_UPDATE_DEPLOY=1 npx vitest run <this file>
+    if (process.env.AM_UPDATE_DEPLOY === '1') writeFileSync(path, expected);
+    expect(readFileSync(path, 'utf8')).toBe(expected);
+  });
+
+  it('am-users.conf starts with the service user alone (AM adds the agents)', () => {
+    const expected = natsUsersInclude({
+      service: deployUsers.service,
+      agents: [],
+      header: [
+        'The users of the deploy/nats configs. An AM server with AM_NATS_USERS_FILE pointing here rewrites',
+        'it from its agents projection (one user per agent) and, with AM_NATS_PID_FILE, has nats-server',
+        'reload it. Until then only the AM processes can connect.',
+      ],
+    });
+    const path = join(DEPLOY_DIR, 'am-users.conf');
     if (process.env.AM_UPDATE_DEPLOY === '1') writeFileSync(path, expected);
     expect(readFileSync(path, 'utf8')).toBe(expected);
   });
@@ -105,7 +125,7 @@ describe('natsServerConfig', () => {
     dirs.push(dir);
     const password = 'p#a}s"s\\w$rd{x: y,[z]';
     const configFile = join(dir, 'nats.conf');
-    writeFileSync(configFile, natsServerConfig({ service: { user: 'svc', password }, workers: [] }));
+    writeFileSync(configFile, natsServerConfig({ service: { user: 'svc', password }, agents: [] }));
     const server = await startNatsServerProcess({ storeDir: join(dir, 'store'), configFile });
     servers.push(server);
     const nc = await connectNats({ servers: server.url, user: 'svc', pass: password, reconnect: false });
@@ -120,7 +140,7 @@ describe('natsServerConfig', () => {
     const dir = makeTempDir('am-nats-cluster');
     dirs.push(dir);
     const service = { user: 'am-service', password: 'svc-pass' };
-    const worker = { user: 'am-worker', password: 'worker-pass' };
+    const worker = { user: 'am-agent-w1', password: 'worker-pass' };
     const routePorts = [await findFreePort(), await findFreePort(), await findFreePort()];
     const started = await Promise.all(
       routePorts.map(async (routePort, i) => {
@@ -136,7 +156,7 @@ describe('natsServerConfig', () => {
               routes: routePorts.map((p) => `nats-route://127.0.0.1:${p}`),
             },
             service,
-            workers: [worker],
+            agents: [worker],
           }),
         );
         return startNatsServerProcess({ storeDir: join(dir, `store-${i + 1}`), configFile });

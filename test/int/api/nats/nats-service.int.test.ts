@@ -22,7 +22,7 @@ describe('NATS command service', () => {
     workerNc = await am.connectAs('worker');
     api = natsApiClient(workerNc);
     admin = am.adminToken;
-    worker = await am.registerWorker();
+    worker = (await am.registerWorker()).token;
   });
 
   afterAll(async () => {
