@@ -106,15 +106,15 @@ export async function startServerRuntime(opts: ServerRuntimeOptions): Promise<Se
     const ready = node.ctx.readiness.whenReady();
     // Nobody may be listening to `ready` (a failed start is reported by the caller's own path).
     ready.catch(() => {});
-    const natsUsersSink =
-      opts.natsUsers ??
-      (config.AM_NATS_USERS_FILE === undefined
-        ? undefined
-        : natsUsersFileSink({
-            path: config.AM_NATS_USERS_FILE,
-            serviceUser: user ?? 'am-service',
-            ...(config.AM_NATS_PID_FILE === undefined ? {} : { pidFile: config.AM_NATS_PID_FILE }),
-          }));
+    const target = opts.natsUsers ?? natsUsersFileOf(config, user ?? 'am-service');
+    // Replies already sent on this connection (e.g. 401s to the waiting claims of an agent just revoked)
+    // reach NATS before a reload cuts that agent off.
+    const natsUsersSink: NatsUsersSink | undefined =
+      target &&
+      (async (agents) => {
+        await nc.flush();
+        await target(agents);
+      });
     const natsUsers =
       natsUsersSink === undefined
         ? null
@@ -188,4 +188,14 @@ export async function startServerRuntime(opts: ServerRuntimeOptions): Promise<Se
     await cleanups.runAll();
     throw error;
   }
+}
+
+/** AM_NATS_USERS_FILE (and AM_NATS_PID_FILE): the users file of a nats-server this process does not own. */
+function natsUsersFileOf(config: Config, serviceUser: string): NatsUsersSink | undefined {
+  if (config.AM_NATS_USERS_FILE === undefined) return undefined;
+  return natsUsersFileSink({
+    path: config.AM_NATS_USERS_FILE,
+    serviceUser,
+    ...(config.AM_NATS_PID_FILE === undefined ? {} : { pidFile: config.AM_NATS_PID_FILE }),
+  });
 }

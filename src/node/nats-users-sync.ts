@@ -4,7 +4,11 @@ import type { AgentsProjection, Projector } from '../projections/index.ts';
 import { natsUserOf } from '../protocol/index.ts';
 import type { NatsAgentUser } from '../store/nats-config.ts';
 
-/** Where the agents' NATS users go: a server config to rewrite and reload (embedded, or a users file). */
+/**
+ * Where the agents' NATS users go: a server config to rewrite and reload (embedded, or a users file). A
+ * sink that closes connections flushes this node's own connection first, so replies already sent to an
+ * agent reach it before it is cut off.
+ */
 export type NatsUsersSink = (agents: readonly NatsAgentUser[]) => Promise<void>;
 
 /** A failed write is tried again after this long, even when no agent changes meanwhile. */
@@ -58,9 +62,11 @@ export class NatsUsersSync {
       this.#again = true;
       return this.#running;
     }
-    const run = this.#writeUntilCurrent().finally(() => {
-      if (this.#running === run) this.#running = null;
-    });
+    const run = this.#afterThisTurn()
+      .then(() => this.#writeUntilCurrent())
+      .finally(() => {
+        if (this.#running === run) this.#running = null;
+      });
     this.#running = run;
     return run;
   }
@@ -77,6 +83,15 @@ export class NatsUsersSync {
     this.#stopListening = null;
     if (this.#retry) clearTimeout(this.#retry);
     this.#retry = null;
+  }
+
+  /**
+   * The batch that revoked an agent also ended its waiting claims: their 401 replies leave at the end of
+   * this turn, and must reach NATS before the reload closes the agent's connection (the sink flushes the
+   * connection they leave on).
+   */
+  #afterThisTurn(): Promise<void> {
+    return new Promise((resolve) => setImmediate(resolve));
   }
 
   async #writeUntilCurrent(): Promise<void> {

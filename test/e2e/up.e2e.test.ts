@@ -136,12 +136,33 @@ describe('npm start (am up)', () => {
     const add = am(['agents', 'add', 'w2', '--role', 'worker', '--out', file], env());
     expect(await add.exited).toBe(0);
     const config = ClientConfigSchema.parse(JSON.parse(readFileSync(file, 'utf8')));
-    expect(config).toMatchObject({ client_agent_id: 'w2', nats_user: 'am-worker' });
+    expect(config).toMatchObject({ client_agent_id: 'w2', nats_user: 'am-agent-w2' });
+    expect(config.nats_password).toMatch(/^.{16,}$/);
     expect(config.nats_url).toMatch(/^nats:\/\/127\.0\.0\.1:\d+$/);
     const worker = am(['worker', '--config', file, '--transport', 'nats'], env());
     await worker.waitFor(/worker w2 connected to NATS/);
     const code = await worker.stop('SIGTERM');
     expect({ code, output: worker.output() }).toMatchObject({ code: 0 });
+  });
+
+  it('am agents revoke stops a worker running over NATS within seconds, and its file no longer connects', async () => {
+    const file = join(home, 'w4.json');
+    expect(await am(['agents', 'add', 'w4', '--role', 'worker', '--out', file], env()).exited).toBe(0);
+    const worker = am(['worker', '--config', file, '--transport', 'nats'], env());
+    await worker.waitFor(/worker w4 connected to NATS/);
+    const revokedAt = Date.now();
+    const revoke = am(['agents', 'revoke', 'w4'], env());
+    expect(await revoke.exited).toBe(0);
+    const code = await Promise.race([
+      worker.exited,
+      new Promise((r) => setTimeout(() => r('still running'), 10_000)),
+    ]);
+    expect({ code, output: worker.output() }).toMatchObject({ code: 1 });
+    expect(Date.now() - revokedAt).toBeLessThan(10_000);
+    expect(worker.output()).toMatch(/refused this agent/);
+    const again = am(['worker', '--config', file, '--transport', 'nats'], env());
+    expect(await again.exited).not.toBe(0);
+    expect(again.output().trim()).toMatch(/^am: .*(AM_ERR_AUTH_REVOKED|refused the credentials)/);
   });
 
   it('refuses a second am up (and a rebuild on the embedded NATS) on the same AM_HOME before touching a file', async () => {

@@ -99,7 +99,11 @@ export async function startAmOverNats(): Promise<AmOverNats> {
       adminToken,
     });
     service = startNatsService({ ctx: node.ctx, nc: serviceNc });
-    const sink = embedded.setAgents.bind(embedded);
+    const server = embedded;
+    const sink = async (agents: Parameters<EmbeddedNats['setAgents']>[0]) => {
+      await serviceNc.flush();
+      await server.setAgents(agents);
+    };
     natsUsers = new NatsUsersSync({
       projector: node.ctx.projector,
       agents: node.ctx.readModel.agents,
