@@ -70,7 +70,8 @@ export interface NatsServerConfigOptions {
   /**
    * The agents' users: only command requests, READY hints and their own replies. Or `{ include }`: the
    * path of a file holding the whole `users: [...]` list (see natsUsersInclude), which an AM server
-   * rewrites as agents come and go.
+   * rewrites as agents come and go. nats-server reads it relative to the config file's directory (2.9
+   * joins even an absolute path to it), so give a path relative to the config.
    */
   agents: readonly NatsAgentUser[] | { include: string };
   /** The subjects to permit. Default DEFAULT_AM_SUBJECTS. */
