@@ -21,7 +21,7 @@ import { LIMITS } from '../protocol/limits.ts';
 import { ConnectionWatch } from './connection-watch.ts';
 import { ensureStream } from './ensure-stream.ts';
 import { OwnAppends } from './own-appends.ts';
-import { JetStreamPublishError, toStoreError } from './store-errors.ts';
+import { isJetStreamPaused, JetStreamPublishError, toStoreError } from './store-errors.ts';
 import type { StoreSettings } from './stream-settings.ts';
 
 export interface AppendRequest {
@@ -83,6 +83,8 @@ export interface ConsumeOptions {
 
 /** Budget of reads and consumer creation, waiting for a reconnect included. */
 const REQUEST_TIMEOUT_MS = 5000;
+/** The first wait before asking JetStream again after it answered "not enabled"; doubled each time. */
+const JETSTREAM_PAUSE_RETRY_MS = 20;
 
 /** Messages per fetch of a bounded read. */
 const READ_BATCH = 1000;
@@ -391,6 +393,7 @@ export class EventStore {
    */
   async #resilient<T>(what: string, timeoutMs: number, run: (remainingMs: number) => Promise<T>): Promise<T> {
     const deadline = Date.now() + timeoutMs;
+    let pauses = 0;
     for (;;) {
       // Connected is the usual case: skip the wait's promise and its turn of the microtask queue.
       if (!this.#watch.connected && !(await this.#watch.waitConnected(deadline - Date.now()))) {
@@ -412,7 +415,15 @@ export class EventStore {
         },
       );
       if (outcome?.ok === true) return outcome.value;
-      if (outcome !== null) throw outcome.error;
+      if (outcome !== null) {
+        if (!isJetStreamPaused(outcome.error)) throw outcome.error;
+        // A config reload (an agent added or revoked) briefly takes JetStream away from the account on
+        // nats-server 2.9, and a cluster does between stream leaders: ask again shortly.
+        const pauseMs = Math.min(JETSTREAM_PAUSE_RETRY_MS * 2 ** pauses++, deadline - Date.now());
+        if (pauseMs <= 0) throw outcome.error;
+        await sleep(pauseMs, undefined);
+        continue;
+      }
       if (Date.now() >= deadline) throw connectionLostError(what, timeoutMs);
     }
   }
