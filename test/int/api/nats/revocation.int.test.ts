@@ -97,7 +97,7 @@ describe('revoking an agent', () => {
   it('closes its NATS connection within 5 s, refuses its reconnects, and ends its long-polls (HTTP and NATS) with 401', async () => {
     const mallory = await worker('mallory');
     const malloryNc = await am.connectAs(mallory, { reconnect: true });
-    const closed: Promise<Error | void> = malloryNc.closed();
+    const closed = malloryNc.closed();
     const capability = { capabilities: ['nothing-comes'] };
     const httpPoll = call('POST', '/v1/tasks/claim', mallory.token, {
       requestId: 'http-poll',
