@@ -58,6 +58,7 @@ export function claimReply(
     },
     claimToken: claim.token,
     leaseUntil: new Date(claim.leaseUntil).toISOString(),
+    leaseMs: state.options.leaseMs,
     context: claimContext(results, state, task),
   };
 }

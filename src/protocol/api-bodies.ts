@@ -59,6 +59,8 @@ export const ClaimReplySchema = z.object({
   task: ClaimedTaskSchema,
   claimToken: ClaimTokenField,
   leaseUntil: z.iso.datetime(),
+  /** The graph's lease length: a heartbeat every third of it keeps the claim. */
+  leaseMs: z.number().int().positive(),
   context: ClaimContextSchema,
 });
 export type ClaimReply = z.infer<typeof ClaimReplySchema>;

@@ -95,7 +95,8 @@ describe.skipIf(testNatsIsExternal())('a server restarted 50,000 events behind',
       AM_HOME: dir,
       AM_LLM_PROVIDER: 'offline',
     });
-    const requests = new NatsRequestMux(nc);
+    // A client's inbox: the service answers no reply subject under its own prefix (connectNats's default).
+    const requests = new NatsRequestMux(nc, { inboxPrefix: '_INBOX.catch-up-client' });
     const authorization = encodeHeaders([['authorization', `Bearer ${first.adminToken}`]]);
     const deadline = Date.now() + 90_000;
     while (Date.now() < deadline) {

@@ -6,6 +6,7 @@ const claimOf = (token: string): ClaimReply => ({
   task: { id: `t${token}`, graphId: 'g', title: 't', instructions: 'i', kind: 'work', attempt: 1, cycle: 1 },
   claimToken: token,
   leaseUntil: new Date(0).toISOString(),
+  leaseMs: 60_000,
   context: { goal: 'g', dependencies: [] },
 });
 
