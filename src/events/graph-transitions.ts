@@ -30,7 +30,14 @@ export function plan(
   // The synthesis task is part of every planned graph; its readiness comes from a passed audit, not from edges.
   state.tasks.set(
     SYNTHESIS_TASK_ID,
-    newTask(SYNTHESIS_TASK_ID, 'synthesis', 'Synthesize the final answer', state.goal, workIds, null),
+    newTask(
+      SYNTHESIS_TASK_ID,
+      'synthesis',
+      'Synthesize the final answer',
+      state.goal,
+      workIds,
+      state.options.synthesisCapability ?? null,
+    ),
   );
   for (const task of state.tasks.values()) {
     applied.tasks.add(task.id);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { LIMITS } from './limits.ts';
 
 /** Per-graph options. Defaults are applied when the graph is submitted and stored in GraphSubmitted. */
 export const GraphOptionsSchema = z.object({
@@ -12,6 +13,11 @@ export const GraphOptionsSchema = z.object({
   timeoutMs: z.number().int().min(1_000).max(86_400_000).optional(),
   /** Higher runs first. Default 0. */
   priority: z.number().int().min(-100).max(100).default(0),
+  /**
+   * The capability the `_synthesis` task requires, so only workers that list it write the final answer
+   * (e.g. a stronger model); workers without it never get the synthesis task. Default: none (any worker).
+   */
+  synthesisCapability: z.string().min(1).max(LIMITS.maxCapabilityChars).optional(),
 });
 export type GraphOptions = z.infer<typeof GraphOptionsSchema>;
 export type GraphOptionsInput = z.input<typeof GraphOptionsSchema>;
