@@ -9,6 +9,7 @@ export * from './fold-context.ts';
 export * from './graph-events.ts';
 export * from './graph-state.ts';
 export * from './graph-transitions.ts';
+export * from './stored-message.ts';
 export * from './subjects.ts';
 export * from './task-events.ts';
 export * from './upcasters.ts';

@@ -1,19 +1,6 @@
-import type { DomainEvent } from '../events/index.ts';
+import type { RawStoredMessage } from '../events/index.ts';
 
-/** A stored message as the event store delivers it, undecoded, so unreadable ones can be recorded. */
-export interface RawStoredMessage {
-  seq: number;
-  subject: string;
-  data: Uint8Array;
-  /**
-   * Messages left in the stream after this one, as the server counted them when it delivered it. A hint
-   * for batching only: nats-server 2.9 miscounts it (too high and too low) for a consumer that starts in
-   * the middle of a stream, so nothing that must happen may wait for it.
-   */
-  pending: number;
-  /** The event already decoded and checked against its schema (this process appended these bytes). */
-  checked?: DomainEvent;
-}
+export type { RawStoredMessage };
 
 /** What a feed reads: the event store, structurally (projections do not import the NATS adapter). */
 export interface FeedSource {

@@ -13,7 +13,14 @@ import {
 import type { Msg, MsgHdrs } from '@nats-io/nats-core';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { AppError, StreamSequenceConflict } from '../errors.ts';
-import { type DomainEvent, decodeEvent, encodeEvent, Subjects, validateEvent } from '../events/index.ts';
+import {
+  type DomainEvent,
+  decodeEvent,
+  encodeEvent,
+  type RawStoredMessage,
+  Subjects,
+  validateEvent,
+} from '../events/index.ts';
 import { encodeHeaders } from '../nats/encoded-headers.ts';
 import { NatsRequestMux, NatsRequestReconnectedError } from '../nats/request-mux.ts';
 import { TurnEnd } from '../nats/turn-end.ts';
@@ -23,6 +30,8 @@ import { ensureStream } from './ensure-stream.ts';
 import { OwnAppends } from './own-appends.ts';
 import { isJetStreamPaused, JetStreamPublishError, toStoreError } from './store-errors.ts';
 import type { StoreSettings } from './stream-settings.ts';
+
+export type { RawStoredMessage } from '../events/index.ts';
 
 export interface AppendRequest {
   /** A subject of this store (built with `store.subjects`). */
@@ -57,19 +66,6 @@ export interface ReadOptions {
   fromSeq?: number;
   /** At most this many entries. Default: no limit. */
   limit?: number;
-}
-
-export interface RawStoredMessage {
-  seq: number;
-  subject: string;
-  data: Uint8Array;
-  /** Messages left after this one when it was delivered (0 = this was the tail). */
-  pending: number;
-  /**
-   * The event, already checked against its schema, when this process appended exactly these bytes
-   * (see OwnAppends); otherwise absent and `data` must be decoded.
-   */
-  checked?: DomainEvent;
 }
 
 export interface ConsumeOptions {

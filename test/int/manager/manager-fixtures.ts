@@ -129,24 +129,13 @@ export async function claim(
   let token = '';
   await waitUntil(
     async () => {
-      try {
-        const outcome = await handleCommand(ctx.ports, {
-          actor: agentId,
-          load: () => ctx.projector.graphState(graphId),
-          decide: (state, metadata) =>
-            decideClaimTask(
-              { type: 'ClaimTask', data: { graphId, taskId, agentId, requestId: uuidv4() }, metadata },
-              state,
-            ),
-        });
-        await ctx.projector.waitFor(outcome.seq, 5_000);
-        token = String(outcome.seq);
+      const outcome = await claimOnce(ctx, graphId, taskId, agentId);
+      if ('token' in outcome) {
+        token = outcome.token;
         return true;
-      } catch (error) {
-        if (isAppError(error) && (error.code === 'AM_ERR_TASK_NOT_READY' || error.code === 'AM_ERR_CONFLICT'))
-          return false;
-        throw error;
       }
+      if (outcome.refused === 'AM_ERR_TASK_NOT_READY' || outcome.refused === 'AM_ERR_CONFLICT') return false;
+      throw new Error(`claim ${taskId} refused: ${outcome.refused}`);
     },
     { timeoutMs, intervalMs: 25, message: `claim ${taskId}` },
   );
