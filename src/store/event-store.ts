@@ -2,15 +2,11 @@ import {
   type Consumer,
   type ConsumerMessages,
   DeliverPolicy,
-  JetStreamApiCodes,
-  JetStreamApiError,
   type JetStreamClient,
   type JetStreamManager,
-  type JsMsg,
   jetstream,
   jetstreamManager,
 } from '@nats-io/jetstream';
-import type { Msg, MsgHdrs } from '@nats-io/nats-core';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { AppError, StreamSequenceConflict } from '../errors.ts';
 import {
@@ -22,14 +18,18 @@ import {
   validateEvent,
 } from '../events/index.ts';
 import { encodeHeaders } from '../nats/encoded-headers.ts';
-import { NatsRequestMux, NatsRequestReconnectedError } from '../nats/request-mux.ts';
+import { NatsRequestMux } from '../nats/request-mux.ts';
 import { TurnEnd } from '../nats/turn-end.ts';
 import { LIMITS } from '../protocol/limits.ts';
+import { isAborted, sleep, untilAborted } from './abortable.ts';
 import { ConnectionWatch } from './connection-watch.ts';
 import { ensureStream } from './ensure-stream.ts';
 import { OwnAppends } from './own-appends.ts';
-import { isJetStreamPaused, JetStreamPublishError, toStoreError } from './store-errors.ts';
+import { type AppendResult, parsePubAck, wrongLastSequence } from './pub-ack.ts';
+import { ResilientCalls } from './resilient-calls.ts';
+import { toStoreError } from './store-errors.ts';
 import type { StoreSettings } from './stream-settings.ts';
+import { type ReadOptions, type TrailEntry, TrailReader } from './trail-reader.ts';
 
 export type { RawStoredMessage } from '../events/index.ts';
 
@@ -45,28 +45,9 @@ export interface AppendRequest {
   timeoutMs?: number;
 }
 
-export interface AppendResult {
-  seq: number;
-  /** The msgID was seen within the duplicate window: nothing was appended, `seq` is the first append's. */
-  duplicate: boolean;
-}
+export type { AppendResult } from './pub-ack.ts';
 
-export interface TrailPosition {
-  seq: number;
-  subject: string;
-  /** The stored time, ISO 8601. */
-  at: string;
-}
-
-/** One stored message of a read: the event, or why it could not be read (a read never throws on bad data). */
-export type TrailEntry = (TrailPosition & { event: DomainEvent }) | (TrailPosition & { error: string });
-
-export interface ReadOptions {
-  /** First stream sequence to read. Default: 1. */
-  fromSeq?: number;
-  /** At most this many entries. Default: no limit. */
-  limit?: number;
-}
+export type { ReadOptions, TrailEntry, TrailPosition } from './trail-reader.ts';
 
 export interface ConsumeOptions {
   /** Ends the feed (the iterator returns). */
@@ -79,11 +60,6 @@ export interface ConsumeOptions {
 
 /** Budget of reads and consumer creation, waiting for a reconnect included. */
 const REQUEST_TIMEOUT_MS = 5000;
-/** The first wait before asking JetStream again after it answered "not enabled"; doubled each time. */
-const JETSTREAM_PAUSE_RETRY_MS = 20;
-
-/** Messages per fetch of a bounded read. */
-const READ_BATCH = 1000;
 
 /** A consumer that was working and then failed is created again after this delay (grows to 5 s). */
 const RECREATE_BACKOFF_MS = [250, 500, 1000, 2000, 5000] as const;
@@ -97,6 +73,8 @@ export class EventStore {
   readonly #jsm: JetStreamManager;
   readonly #watch: ConnectionWatch;
   readonly #requests: NatsRequestMux;
+  readonly #calls: ResilientCalls;
+  readonly #trails: TrailReader;
   readonly #ownAppends = new OwnAppends();
   /** The highest sequence an append of this store was acknowledged with. */
   #ackedSeq = 0;
@@ -110,6 +88,13 @@ export class EventStore {
     this.subjects = new Subjects(settings.subjectPrefix);
     this.#watch = new ConnectionWatch(nc);
     this.#watch.onReconnect(() => this.#requests.reconnected());
+    this.#calls = new ResilientCalls(this.#watch, this.#requests);
+    this.#trails = new TrailReader({
+      calls: this.#calls,
+      jsm,
+      streamName: settings.streamName,
+      orderedConsumer: (filter, fromSeq) => this.#orderedConsumer(filter, fromSeq),
+    });
   }
 
   /** The highest sequence an append of this store was acknowledged with (a feed's watchdog knows the stream reaches it). */
@@ -174,7 +159,7 @@ export class EventStore {
     try {
       // Resending after a reconnect is safe: the msgID stores it at most once, and if the first send was
       // stored the answer is `duplicate` with its sequence.
-      const reply = await this.#resilientRequest(req.subject, data, h, req.timeoutMs ?? 5000);
+      const reply = await this.#calls.request(req.subject, data, h, req.timeoutMs ?? 5000);
       const ack = parsePubAck(reply.data);
       if (ack.seq > this.#ackedSeq) this.#ackedSeq = ack.seq;
       // A duplicate stored nothing new: no delivery will take the entry.
@@ -193,7 +178,7 @@ export class EventStore {
   /** The stream's last sequence (0 when empty). */
   async lastSeq(): Promise<number> {
     try {
-      const info = await this.#resilient('stream info', REQUEST_TIMEOUT_MS, () =>
+      const info = await this.#calls.run('stream info', REQUEST_TIMEOUT_MS, () =>
         this.#jsm.streams.info(this.settings.streamName),
       );
       return info.state.last_seq;
@@ -204,12 +189,12 @@ export class EventStore {
 
   /** One graph's audit trail in stream order (every subject of the graph), up to the current tail. */
   readTrail(graphId: string, opts: ReadOptions = {}): Promise<TrailEntry[]> {
-    return this.#readToTail(this.subjects.graphTrail(graphId), opts);
+    return this.#trails.read(this.subjects.graphTrail(graphId), opts);
   }
 
   /** The whole stream (or one filter subject) in order, up to the current tail. */
   readAll(opts: ReadOptions & { filter?: string } = {}): Promise<TrailEntry[]> {
-    return this.#readToTail(opts.filter ?? this.subjects.all(), opts);
+    return this.#trails.read(opts.filter ?? this.subjects.all(), opts);
   }
 
   /**
@@ -321,7 +306,7 @@ export class EventStore {
   async getLastForSubject(subject: string): Promise<{ seq: number; event: DomainEvent } | null> {
     let stored: Awaited<ReturnType<JetStreamManager['direct']['getMessage']>>;
     try {
-      stored = await this.#resilient(`direct get of ${subject}`, REQUEST_TIMEOUT_MS, () =>
+      stored = await this.#calls.run(`direct get of ${subject}`, REQUEST_TIMEOUT_MS, () =>
         this.#jsm.direct.getMessage(this.settings.streamName, { last_by_subj: subject }),
       );
     } catch (error) {
@@ -345,7 +330,7 @@ export class EventStore {
   }
 
   #orderedConsumer(filter: string, fromSeq: number): Promise<Consumer> {
-    return this.#resilient(`creating a consumer on ${filter}`, REQUEST_TIMEOUT_MS, () =>
+    return this.#calls.run(`creating a consumer on ${filter}`, REQUEST_TIMEOUT_MS, () =>
       this.#js.consumers.get(this.settings.streamName, {
         filter_subjects: filter,
         deliver_policy: DeliverPolicy.StartSequence,
@@ -353,234 +338,4 @@ export class EventStore {
       }),
     );
   }
-
-  /**
-   * A request on the store's own mux, sent once connected and sent again after a reconnect: the mux
-   * fails what is open at a reconnect (NatsRequestReconnectedError), so unlike #resilient this needs no
-   * listener, promise or closure of its own per request — it is every append's path.
-   */
-  async #resilientRequest(
-    subject: string,
-    data: Uint8Array,
-    headers: MsgHdrs,
-    timeoutMs: number,
-  ): Promise<Msg> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      if (!this.#watch.connected && !(await this.#watch.waitConnected(deadline - Date.now()))) {
-        throw notConnectedError(`append to ${subject}`, timeoutMs);
-      }
-      try {
-        return await this.#requests.request(subject, data, {
-          timeoutMs: Math.max(1, deadline - Date.now()),
-          headers,
-        });
-      } catch (error) {
-        if (!(error instanceof NatsRequestReconnectedError)) throw error;
-        if (Date.now() >= deadline) throw connectionLostError(`append to ${subject}`, timeoutMs);
-      }
-    }
-  }
-
-  /**
-   * Runs an idempotent request: waits (within `timeoutMs`) for the connection, and runs it again when a
-   * reconnect overtakes it (ConnectionWatch says why). Rejects with the request's own error, or with
-   * AM_ERR_STORE_UNAVAILABLE when the connection is not back in time.
-   */
-  async #resilient<T>(what: string, timeoutMs: number, run: (remainingMs: number) => Promise<T>): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    let pauses = 0;
-    for (;;) {
-      // Connected is the usual case: skip the wait's promise and its turn of the microtask queue.
-      if (!this.#watch.connected && !(await this.#watch.waitConnected(deadline - Date.now()))) {
-        throw notConnectedError(what, timeoutMs);
-      }
-      const outcome = await new Promise<{ ok: true; value: T } | { ok: false; error: unknown } | null>(
-        (resolve) => {
-          const cancel = this.#watch.onNextReconnect(() => resolve(null));
-          run(Math.max(1, deadline - Date.now())).then(
-            (value) => {
-              cancel();
-              resolve({ ok: true, value });
-            },
-            (error: unknown) => {
-              cancel();
-              resolve({ ok: false, error });
-            },
-          );
-        },
-      );
-      if (outcome?.ok === true) return outcome.value;
-      if (outcome !== null) {
-        if (!isJetStreamPaused(outcome.error)) throw outcome.error;
-        // A config reload (an agent added or revoked) briefly takes JetStream away from the account on
-        // nats-server 2.9, and a cluster does between stream leaders: ask again shortly.
-        const pauseMs = Math.min(JETSTREAM_PAUSE_RETRY_MS * 2 ** pauses++, deadline - Date.now());
-        if (pauseMs <= 0) throw outcome.error;
-        await sleep(pauseMs, undefined);
-        continue;
-      }
-      if (Date.now() >= deadline) throw connectionLostError(what, timeoutMs);
-    }
-  }
-
-  /**
-   * Reads `filter` from `fromSeq` up to the filter's last message as of the start of the read. The end is
-   * a sequence, not a count: nats-server 2.9 miscounts num_pending (and so each message's `pending`) of a
-   * filtered consumer that starts in the middle of the filtered messages, too many (the read waited for
-   * messages that do not exist and failed) or too few (it ended early and dropped the last events).
-   */
-  async #readToTail(filter: string, opts: ReadOptions): Promise<TrailEntry[]> {
-    const limit = opts.limit ?? Number.POSITIVE_INFINITY;
-    if (limit <= 0) return [];
-    const fromSeq = Math.max(1, opts.fromSeq ?? 1);
-    let tailSeq: number;
-    let consumer: Consumer;
-    try {
-      // Found before the consumer exists, so whatever is appended from here on is not part of this read.
-      tailSeq = await this.#lastSeqOf(filter);
-      if (tailSeq < fromSeq) return [];
-      consumer = await this.#orderedConsumer(filter, fromSeq);
-    } catch (error) {
-      throw toStoreError(error, `could not read ${filter}`);
-    }
-    const entries: TrailEntry[] = [];
-    try {
-      // Bounded fetches rather than consume(): a read must end (with an error) when the server is gone.
-      while (entries.length < limit) {
-        const batch = await consumer.fetch({
-          max_messages: Math.min(limit - entries.length, READ_BATCH),
-          expires: REQUEST_TIMEOUT_MS,
-        });
-        let received = 0;
-        let atTail = false;
-        // Leaving the loop early stops the fetch: it never waits for messages past the tail.
-        for await (const m of batch) {
-          received++;
-          // The ordered consumer delivers in stream order without gaps, so the tail comes before anything newer.
-          atTail = m.seq >= tailSeq;
-          if (m.seq > tailSeq) break;
-          entries.push(toTrailEntry(m));
-          if (atTail || entries.length >= limit) break;
-        }
-        if (atTail) break;
-        if (received === 0) {
-          // The tail message exists and was not delivered yet: an empty fetch means the server did not answer.
-          throw new AppError(
-            'AM_ERR_STORE_UNAVAILABLE',
-            `reading ${filter}: no messages within ${REQUEST_TIMEOUT_MS} ms`,
-          );
-        }
-      }
-      return entries;
-    } catch (error) {
-      throw toStoreError(error, `reading ${filter} failed`);
-    } finally {
-      consumer.delete().catch(() => {});
-    }
-  }
-
-  /** The sequence of the last message on `filter` (wildcards allowed); 0 when it has none. */
-  async #lastSeqOf(filter: string): Promise<number> {
-    // STREAM.MSG.GET is answered by the stream leader; a direct get may come from a replica that lags behind
-    // and would end the read before events already acknowledged to the caller.
-    const last = await this.#resilient(`last message of ${filter}`, REQUEST_TIMEOUT_MS, () =>
-      this.#jsm.streams.getMessage(this.settings.streamName, { last_by_subj: filter }),
-    );
-    return last?.seq ?? 0;
-  }
-}
-
-function toTrailEntry(m: JsMsg): TrailEntry {
-  const at = m.time.toISOString();
-  const decoded = decodeEvent(m.data);
-  return decoded.ok
-    ? { seq: m.seq, subject: m.subject, at, event: decoded.event }
-    : { seq: m.seq, subject: m.subject, at, error: decoded.reason };
-}
-
-const decoder = new TextDecoder();
-
-/** A publish ack: `{ stream, seq, duplicate? }`, or `{ error: { code, err_code, description } }`. */
-function parsePubAck(data: Uint8Array): AppendResult {
-  let ack: { stream?: unknown; seq?: unknown; duplicate?: unknown; error?: unknown };
-  try {
-    ack = JSON.parse(decoder.decode(data)) as typeof ack;
-  } catch {
-    throw new JetStreamPublishError(0, 0, 'the publish ack is not JSON');
-  }
-  if (typeof ack.error === 'object' && ack.error !== null) {
-    const { code, err_code: errCode, description } = ack.error as Record<string, unknown>;
-    throw new JetStreamPublishError(
-      typeof code === 'number' ? code : 0,
-      typeof errCode === 'number' ? errCode : 0,
-      typeof description === 'string' ? description : 'JetStream refused the publish',
-    );
-  }
-  if (typeof ack.stream !== 'string' || ack.stream === '' || typeof ack.seq !== 'number') {
-    throw new JetStreamPublishError(0, 0, 'invalid publish ack');
-  }
-  return { seq: ack.seq, duplicate: ack.duplicate === true };
-}
-
-/** JetStream 10071 "wrong last sequence: N" → N; null for any other error. */
-function wrongLastSequence(error: unknown): number | null {
-  const isWrongLastSeq =
-    (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamWrongLastSequence) ||
-    (error instanceof JetStreamPublishError && error.errCode === JetStreamApiCodes.StreamWrongLastSequence);
-  if (!isWrongLastSeq) return null;
-  const match = /wrong last sequence: (\d+)/.exec((error as Error).message);
-  return match?.[1] === undefined ? null : Number(match[1]);
-}
-
-/** `promise`, or a rejection as soon as `signal` aborts (the promise itself runs on, unobserved). */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (signal === undefined) return promise;
-  if (signal.aborted) {
-    promise.catch(() => {});
-    return Promise.reject(signal.reason);
-  }
-  return new Promise((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
-}
-
-// A function, not `signal?.aborted`, so the compiler does not narrow a value that changes under it.
-function isAborted(signal: AbortSignal | undefined): boolean {
-  return signal?.aborted === true;
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
-
-function notConnectedError(what: string, timeoutMs: number): AppError {
-  return new AppError('AM_ERR_STORE_UNAVAILABLE', `${what}: not connected to NATS within ${timeoutMs} ms`, {
-    details: { reason: 'disconnected', timeoutMs },
-  });
-}
-
-function connectionLostError(what: string, timeoutMs: number): AppError {
-  return new AppError('AM_ERR_STORE_UNAVAILABLE', `${what}: the connection was lost`, {
-    details: { reason: 'reconnected', timeoutMs },
-  });
 }
