@@ -100,7 +100,43 @@ export const ConfigSchema = z.object({
   AM_READY_MAX_LAG_MS: int(100, 600_000).default(3_000),
   /** URL prefixes the worker's http_get tool may fetch, comma separated. Default: none (tool off). */
   AM_HTTP_GET_ALLOWLIST: optionalString,
+  /**
+   * Browser origins (`scheme://host[:port]`, comma separated) besides the server's own that may call
+   * `/mcp`; a request with any other `Origin` gets 403 (DNS-rebinding protection). Default: none.
+   */
+  AM_MCP_ALLOWED_ORIGINS: z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      const origins: string[] = [];
+      for (const entry of (value ?? '').split(',').map((s) => s.trim())) {
+        if (entry === '') continue;
+        const origin = canonicalOrigin(entry);
+        if (origin === undefined) {
+          ctx.addIssue({ code: 'custom', message: `${entry} is not an origin (scheme://host[:port])` });
+          return z.NEVER;
+        }
+        origins.push(origin);
+      }
+      return Object.freeze(origins);
+    }),
 });
+
+/**
+ * `scheme://host[:port]` in its canonical form (lower case, no default port), as browsers send it in
+ * `Origin`; undefined for anything else (a path, a query, credentials, no host).
+ */
+export function canonicalOrigin(entry: string): string | undefined {
+  try {
+    const url = new URL(entry);
+    const bare = url.pathname.replace(/^\/$/, '') === '' && url.search === '' && url.hash === '';
+    if (!bare || url.host === '' || url.username !== '' || url.password !== '') return undefined;
+    // URL.origin is 'null' for schemes it does not know (chrome-extension:), which still name one origin.
+    return url.origin !== 'null' ? url.origin : `${url.protocol}//${url.host}`;
+  } catch {
+    return undefined;
+  }
+}
 
 export type Config = Readonly<z.output<typeof ConfigSchema>>;
 

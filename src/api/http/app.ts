@@ -6,6 +6,7 @@ import { AppError } from '../../errors.ts';
 import type { AppContext } from '../../node/app-context.ts';
 import { bearerToken, type Principal } from '../../node/principal.ts';
 import { AgentRateLimit } from '../agent-rate-limit.ts';
+import { registerMcpEndpoint } from '../mcp/http-endpoint.ts';
 import { invoke, OPERATIONS, type Operation } from '../operations.ts';
 import { parseInput } from '../parse-input.ts';
 import { openApiDocument, type RouteDoc } from './openapi-spec.ts';
@@ -21,6 +22,11 @@ export interface BuildAppOptions {
   rateLimitPerSec?: number;
   /** Fastify logger: false (default), or pino options. Authorization headers are always redacted. */
   logger?: boolean | Record<string, unknown>;
+  /**
+   * Browser origins besides the server's own that may call /mcp (canonical `scheme://host[:port]`, as
+   * config's AM_MCP_ALLOWED_ORIGINS holds them). Default: none.
+   */
+  mcpAllowedOrigins?: readonly string[];
 }
 
 declare module 'fastify' {
@@ -205,6 +211,13 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   });
 
   registerEventStream(app, ctx, authenticated);
+
+  const mcp = registerMcpEndpoint(app, {
+    ctx,
+    authenticate: authenticated,
+    allowedOrigins: opts.mcpAllowedOrigins ?? [],
+  });
+  app.addHook('onClose', () => mcp.close());
   docs.push(EVENT_STREAM_DOC);
 
   app.get('/healthz', async () => ({ ok: true }));
