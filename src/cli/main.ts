@@ -5,6 +5,7 @@ import { registerDemoCommand } from './commands/demo.ts';
 import { registerEventsCommand } from './commands/events.ts';
 import { registerGraphCommand } from './commands/graph.ts';
 import { registerGraphActionCommands } from './commands/graph-actions.ts';
+import { registerMcpCommand } from './commands/mcp.ts';
 import { registerProjectionsCommand } from './commands/projections.ts';
 import { registerServerCommand } from './commands/server.ts';
 import { registerSubmitCommand } from './commands/submit.ts';
@@ -34,6 +35,7 @@ registerAgentsCommand(program);
 registerGraphActionCommands(program);
 registerDemoCommand(program);
 registerProjectionsCommand(program);
+registerMcpCommand(program);
 
 try {
   await program.parseAsync(process.argv);
