@@ -52,11 +52,17 @@ export {
 export { type SynthesisInput, type SynthesizeDeps, synthesize } from './synthesize.ts';
 export { CalculatorError, calculatorTool, evaluateExpression } from './tools/calculator.ts';
 export { createHttpGetTool, type HttpGetOptions } from './tools/http-get.ts';
+// The MCP tool client (tools/mcp-tool-servers.ts) is not re-exported: it loads the MCP SDK (~0.3 s),
+// which only a worker with `mcpServers` needs, so the CLI imports it directly when it does.
 export { readDependencyTool } from './tools/read-dependency.ts';
 export {
+  type AnyTool,
+  TOOL_NAME_PATTERN,
   type Tool,
   type ToolContext,
   type ToolDescriptor,
   ToolError,
   ToolRegistry,
 } from './tools/registry.ts';
+export { type LoadToolModulesOptions, loadToolModules, toolsFromModule } from './tools/tool-modules.ts';
+export { MCP_NAME_SEPARATOR, mcpToolName, sanitizeToolName } from './tools/tool-names.ts';

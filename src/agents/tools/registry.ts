@@ -9,11 +9,20 @@ export interface ToolContext {
   signal?: AbortSignal | undefined;
 }
 
+/**
+ * What a tool may be called: letters, digits, `_` and `-`, at most 64 characters — what OpenAI-compatible
+ * servers accept as a function name, so a tool's name never has to change between providers.
+ */
+export const TOOL_NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
 export interface Tool<I = unknown> {
-  /** Letters, digits, `_`: the name the model calls it by. */
+  /** Letters, digits, `_`, `-` (TOOL_NAME_PATTERN): the name the model calls it by. */
   name: string;
   description: string;
+  /** Parses the model's input before `run`; its JSON Schema is what the model sees unless `inputJsonSchema` is set. */
   inputSchema: z.ZodType<I>;
+  /** The JSON Schema shown to the model when the tool brings its own (an MCP server's tools). */
+  inputJsonSchema?: unknown;
   /** Returns the observation text; a thrown error becomes an `Error: …` observation. */
   run(input: I, ctx: ToolContext): Promise<string> | string;
 }
@@ -23,6 +32,7 @@ export interface AnyTool {
   name: string;
   description: string;
   inputSchema: z.ZodType<unknown>;
+  inputJsonSchema?: unknown;
   run(input: never, ctx: ToolContext): Promise<string> | string;
 }
 
@@ -64,6 +74,11 @@ export class ToolRegistry {
   }
 
   register(tool: AnyTool): this {
+    if (!TOOL_NAME_PATTERN.test(tool.name)) {
+      throw new Error(
+        `tool name ${JSON.stringify(tool.name)} is not valid: use 1-64 letters, digits, "_" or "-"`,
+      );
+    }
     if (this.tools.has(tool.name)) throw new Error(`tool ${tool.name} is registered twice`);
     // Sound: `run` only ever receives what `inputSchema` parsed.
     this.tools.set(tool.name, tool as unknown as Tool);
@@ -82,7 +97,7 @@ export class ToolRegistry {
     return [...this.tools.values()].map((tool) => ({
       name: tool.name,
       description: tool.description,
-      inputSchema: z.toJSONSchema(tool.inputSchema, { unrepresentable: 'any' }),
+      inputSchema: tool.inputJsonSchema ?? z.toJSONSchema(tool.inputSchema, { unrepresentable: 'any' }),
     }));
   }
 

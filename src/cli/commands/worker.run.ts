@@ -1,12 +1,13 @@
-import { loadConfig } from '../../config.ts';
-import { AppError } from '../../errors.ts';
+import { type Config, loadConfig } from '../../config.ts';
+import { AppError, isAppError } from '../../errors.ts';
+import type { ClientConfig } from '../../protocol/index.ts';
 import { agentHandlers } from '../../worker/agent-handlers.ts';
 import { loadClientConfig } from '../../worker/client-config-loader.ts';
 import { HttpTransport } from '../../worker/http-transport.ts';
 import { NatsTransport } from '../../worker/nats-transport.ts';
 import { createWorker } from '../../worker/worker.ts';
 import type { WorkerTransport } from '../../worker/worker-transport.ts';
-import { agentsFromConfig } from '../agents-factory.ts';
+import { agentsFromConfig, type WorkerTools, workerTools } from '../agents-factory.ts';
 import { preflight } from '../preflight.ts';
 import { stopWithin, untilSignal } from '../process-signals.ts';
 
@@ -32,6 +33,37 @@ export async function runWorker(opts: WorkerCommandOptions): Promise<void> {
     throw new AppError('AM_ERR_CONFIG_INVALID', `--concurrency: expected a positive integer`);
   }
   await preflight(client.server_url, client.auth_token);
+  const say = (line: string) => {
+    if (!opts.quiet) process.stdout.write(`${new Date().toISOString()} ${line}\n`);
+  };
+  // A stdio server's stderr is its log: shown unless --quiet, prefixed with the server's name.
+  const tools = await workerTools(client, config, (server, line) => {
+    if (!opts.quiet) process.stderr.write(`${new Date().toISOString()} [mcp ${server}] ${line}\n`);
+  }).catch((error: unknown) => {
+    // Name the file too: `worker.json: mcpServers.files: could not start …`.
+    throw isAppError(error)
+      ? new AppError(error.code, `${opts.config}: ${error.message}`, { cause: error })
+      : error;
+  });
+  try {
+    await runWithTools(opts, client, config, { tools, say, concurrency });
+  } finally {
+    // Idempotent: normally already done inside the shutdown's deadline; this covers a failed start.
+    await tools.close(toolsCloseMs(config.AM_SHUTDOWN_TIMEOUT_MS));
+  }
+}
+
+/** What the MCP servers get of the shutdown budget; a child still running after it is SIGKILLed. */
+function toolsCloseMs(shutdownTimeoutMs: number): number {
+  return Math.max(500, Math.floor(shutdownTimeoutMs * 0.15));
+}
+
+async function runWithTools(
+  opts: WorkerCommandOptions,
+  client: ClientConfig,
+  config: Config,
+  { tools, say, concurrency }: { tools: WorkerTools; say: (line: string) => void; concurrency: number },
+): Promise<void> {
   let transport: WorkerTransport;
   if (opts.transport === 'nats') {
     const servers = client.nats_url ?? config.NATS_URL;
@@ -52,10 +84,7 @@ export async function runWorker(opts: WorkerCommandOptions): Promise<void> {
   } else {
     transport = new HttpTransport({ serverUrl: client.server_url, token: client.auth_token });
   }
-  const agents = agentsFromConfig(config);
-  const say = (line: string) => {
-    if (!opts.quiet) process.stdout.write(`${new Date().toISOString()} ${line}\n`);
-  };
+  const agents = agentsFromConfig(config, tools.extra);
   let onRefused: (code: string) => void = () => {};
   const refused = new Promise<string>((resolve) => {
     onRefused = resolve;
@@ -119,11 +148,12 @@ export async function runWorker(opts: WorkerCommandOptions): Promise<void> {
   say(
     `worker ${client.client_agent_id} connected to ${opts.transport === 'nats' ? 'NATS' : client.server_url} over ${opts.transport}, concurrency ${concurrency}, agents ${agents.provider}`,
   );
+  say(`tools: ${tools.names.join(', ')}`);
   const ended = await Promise.race([stopSignal, refused.then((code) => ({ refused: code }))]);
   if (typeof ended === 'string') say(`${ended}: finishing in-flight work, releasing the rest`);
   await stopWithin(
     config.AM_SHUTDOWN_TIMEOUT_MS,
-    () => worker.stop(),
+    () => worker.stop().finally(() => tools.close(toolsCloseMs(config.AM_SHUTDOWN_TIMEOUT_MS))),
     () =>
       process.stderr.write(`am worker: not stopped within ${config.AM_SHUTDOWN_TIMEOUT_MS} ms; exiting\n`),
   );
