@@ -13,7 +13,13 @@ describe('mcp_client_config.json', () => {
       const parsed = parse({
         tool_modules: ['./tools.mjs', '/abs/more.mjs'],
         mcpServers: {
-          files: { command: 'node', args: ['server.js'], env: { ROOT: '/data' }, cwd: 'srv', timeoutMs: 5000 },
+          files: {
+            command: 'node',
+            args: ['server.js'],
+            env: { ROOT: '/data' },
+            cwd: 'srv',
+            timeoutMs: 5000,
+          },
           'remote-1': { url: 'https://tools.example.com/mcp', headers: { Authorization: 'Bearer t' } },
           typed: { type: 'http', url: 'http://127.0.0.1:3001/mcp', allowTools: ['echo'] },
           stdio_typed: { type: 'stdio', command: 'uvx', args: ['mcp-server-time'] },
@@ -51,21 +57,41 @@ describe('mcp_client_config.json', () => {
         /^Required/,
       ],
       ['a command that is not a string', { files: { command: 3 } }, 'mcpServers.files.command', /string/],
-      ['an unknown field', { files: { command: 'node', bogus: 1 } }, 'mcpServers.files.bogus', /unknown field/],
+      [
+        'an unknown field',
+        { files: { command: 'node', bogus: 1 } },
+        'mcpServers.files.bogus',
+        /unknown field/,
+      ],
       [
         'stdio fields on a url server',
         { web: { url: 'http://127.0.0.1:1/mcp', args: ['x'] } },
         'mcpServers.web.args',
         /only for a stdio server/,
       ],
-      ['headers on a stdio server', { s: { command: 'node', headers: { a: 'b' } } }, 'mcpServers.s.headers', /url/],
+      [
+        'headers on a stdio server',
+        { s: { command: 'node', headers: { a: 'b' } } },
+        'mcpServers.s.headers',
+        /url/,
+      ],
       ['type http without a url', { web: { type: 'http' } }, 'mcpServers.web.url', /^Required/],
       ['a url that is not http(s)', { web: { url: 'ftp://x/mcp' } }, 'mcpServers.web.url', /./],
       ['a zero timeout', { s: { command: 'node', timeoutMs: 0 } }, 'mcpServers.s.timeoutMs', /1/],
-      ['an empty allowTools name', { s: { command: 'node', allowTools: [''] } }, 'mcpServers.s.allowTools.0', /./],
+      [
+        'an empty allowTools name',
+        { s: { command: 'node', allowTools: [''] } },
+        'mcpServers.s.allowTools.0',
+        /./,
+      ],
       ['a name with a space', { 'my files': { command: 'node' } }, 'mcpServers.my files', /server name/],
       ['a name with a dot', { 'a.b': { command: 'node' } }, 'mcpServers.a.b', /server name/],
-      ['a name longer than 32', { ['n'.repeat(33)]: { command: 'node' } }, `mcpServers.${'n'.repeat(33)}`, /1-32/],
+      [
+        'a name longer than 32',
+        { ['n'.repeat(33)]: { command: 'node' } },
+        `mcpServers.${'n'.repeat(33)}`,
+        /1-32/,
+      ],
     ])('names the field: %s', (_what, mcpServers, field, message) => {
       const parsed = parse({ mcpServers });
       expect(parsed).toMatchObject({ ok: false, field });
