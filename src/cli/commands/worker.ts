@@ -6,7 +6,10 @@ export function registerWorkerCommand(program: Command): void {
   program
     .command('worker')
     .description('run a worker: claim READY tasks, run the ReAct agent, post results')
-    .requiredOption('--config <file>', 'a mcp_client_config.json (am agents add … --out FILE writes one)')
+    .requiredOption(
+      '--config <file>',
+      'a mcp_client_config.json (am agents add … --out FILE writes one); its tool_modules and mcpServers add tools (docs/tools.md)',
+    )
     .option('--transport <transport>', 'http or nats', 'http')
     .option('--concurrency <n>', 'tasks at once (default: the config file, else 1)', (v) =>
       Number.parseInt(v, 10),
