@@ -7,7 +7,8 @@
  * - `AmClient`, an HTTP client for submitting goals and task graphs and reading graphs and their trails;
  * - the protocol: the zod schemas (and their TypeScript types) of every request, reply, step, result and
  *   view the server and its clients share;
- * - the error codes (`ERRORS`) and `AppError`, which `loadClientConfig` throws.
+ * - the error codes (`ERRORS`) and `AppError`, which `loadClientConfig` throws;
+ * - the `Tool` type for custom tool modules (`tool_modules` in the worker config, docs/tools.md).
  *
  * Importing it loads neither the server (Fastify, SQLite) nor the LLM client: those belong to the `am`
  * command. README.md ("Write a worker in TypeScript") has an example.
@@ -21,6 +22,7 @@ export {
   type GraphPage,
   type RequestOptions,
 } from './client/index.ts';
+export { type Tool, type ToolContext, ToolError } from './agents/tools/registry.ts';
 export { AppError, ERRORS, type ErrorCode, isAppError } from './errors.ts';
 export * from './protocol/index.ts';
 export { loadClientConfig } from './worker/client-config-loader.ts';
