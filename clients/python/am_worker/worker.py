@@ -9,7 +9,6 @@ when the server is gone or a handler ignores `context.cancelled`.
 
 from __future__ import annotations
 
-import signal
 import threading
 import time
 import uuid
@@ -17,9 +16,11 @@ from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
 from .client import AmClient
 from .errors import AmError, ApiError, NetworkError
+from .give_back import GiveBack
 from .leases import Held, Leases
 from .model import Claim, Result, Step, Task, TaskContext, as_result
 from .offline import offline_handler
+from .serve import serve
 
 Handler = Callable[[Task, TaskContext], Result]
 Log = Callable[[str], None]
@@ -72,10 +73,10 @@ class Worker:
         self._polling: Dict[int, str] = {}
         #: The task each slot is running or submitting now.
         self._active: Dict[int, Held] = {}
-        self._released_tokens: set = set()
         self._slots: List[threading.Thread] = []
         self._claim_trouble = False
         self._leases = Leases(client, self._refuse, warn)
+        self._give_back = GiveBack(client, self.capabilities, lambda: self._stop_deadline, self._count, log, warn)
 
     # -- lifecycle -----------------------------------------------------------------------------------
 
@@ -87,6 +88,9 @@ class Worker:
             thread = threading.Thread(target=self._slot, args=(index,), name=f"am-slot-{index}", daemon=True)
             self._slots.append(thread)
             thread.start()
+
+    def log(self, line: str) -> None:
+        self._log(line)
 
     @property
     def stopping(self) -> bool:
@@ -111,9 +115,17 @@ class Worker:
             # requestId ends the long-poll (it answers 204) and hands back such a claim, to release.
             grace_end = self._stop_deadline - self.release_within
             for request_id in polling:
-                self._end_claim(request_id)
-            for thread in self._slots:
-                thread.join(max(0.0, grace_end - time.time()))
+                self._give_back.end_claim(request_id)
+            nudge_at = time.time() + 0.25
+            while time.time() < grace_end and any(thread.is_alive() for thread in self._slots):
+                if time.time() >= nudge_at:
+                    # A long-poll that reached the server after its ending request still waits: end it again.
+                    with self._lock:
+                        polling = list(self._polling.values())
+                    for request_id in polling:
+                        self._give_back.end_claim(request_id)
+                    nudge_at = time.time() + 0.25
+                time.sleep(0.02)
             if any(thread.is_alive() for thread in self._slots):
                 for held in self._leases.snapshot():
                     with held.lock:
@@ -123,7 +135,7 @@ class Worker:
                     if give_back:
                         held.give_up("shutdown")
                         self._leases.remove(held)
-                        self._release(held.claim, "worker shutting down: the task did not finish in time")
+                        self._give_back.release(held.claim, "worker shutting down: the task did not finish in time")
                 # Results on their way get until the deadline; a handler that ignores `cancelled` is left
                 # behind (its thread is a daemon, and its task was released).
                 while time.time() < self._stop_deadline and self._busy_slots():
@@ -151,34 +163,7 @@ class Worker:
 
         Returns 0 after a graceful stop, 1 when the server refused the agent (revoked, rotated, wrong token).
         """
-        wake = threading.Event()
-        signalled: List[str] = []
-        refused_before = self._on_refused
-
-        def on_refused(error: ApiError) -> None:
-            wake.set()
-            if refused_before is not None:
-                refused_before(error)
-
-        def on_signal(number: int, _frame: object) -> None:
-            if not signalled:
-                signalled.append(signal.Signals(number).name)
-            wake.set()
-
-        self._on_refused = on_refused
-        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
-        try:
-            self.start()
-            # A timed wait, so the signal handler runs promptly on every Python version.
-            while not wake.wait(0.5) and self.refused is None:
-                pass
-            if signalled:
-                self._log(f"{signalled[0]}: finishing in-flight work, releasing the rest")
-            self.stop()
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-        return 1 if self.refused is not None else 0
+        return serve(self)
 
     # -- one slot ------------------------------------------------------------------------------------
 
@@ -207,18 +192,12 @@ class Worker:
                     if self._claim_trouble:
                         self._claim_trouble = False
                         self._log(f"{self.client.server_url} answers again")
-                except ApiError as error:
+                except (ApiError, NetworkError) as error:
                     if error.refused:
-                        self._refuse(error)
+                        self._refuse(error)  # type: ignore[arg-type]  # only an ApiError is refused
                         return
-                    if error.retryable:
-                        ask_again = request_id
-                    failures += 1
-                    self._claim_failed(error)
-                    self._stopping.wait(min(0.2 * 2**failures, 5.0))
-                    continue
-                except NetworkError as error:
-                    ask_again = request_id
+                    # Unanswered (unreachable, 5xx): ask again by the same id; anything else was answered.
+                    ask_again = request_id if error.retryable else None
                     failures += 1
                     self._claim_failed(error)
                     self._stopping.wait(min(0.2 * 2**failures, 5.0))
@@ -231,17 +210,18 @@ class Worker:
             self._count("claimed")
             task = claim.task
             if self._stopping.is_set():
-                self._release(claim, "worker shutting down")
+                self._give_back.release(claim, "worker shutting down")
                 continue
             self._log(f"claimed {task.graph_id}/{task.id} (attempt {task.attempt}, cycle {task.cycle})")
             handed, ask_again = self._run(index, claim)
         # Stopped between asking for the next task and getting it: give it back for another worker.
         if handed is not None:
-            self._release(handed, "worker shutting down")
+            self._give_back.release(handed, "worker shutting down")
         elif ask_again is not None and self.refused is None:
-            self._end_claim(ask_again)
+            self._give_back.end_claim(ask_again)
 
     def _claim_failed(self, error: AmError) -> None:
+        """Says so once per outage, not at every retry; every other failure each time."""
         if self._stopping.is_set():
             return
         retryable = getattr(error, "retryable", False)
@@ -348,36 +328,6 @@ class Worker:
     def _count(self, name: str) -> None:
         with self._lock:
             self.stats[name] += 1
-
-    def _end_claim(self, request_id: str) -> None:
-        try:
-            claim = self.client.claim(request_id, self.capabilities, 0, deadline=self._give_back_deadline())
-        except AmError:
-            return  # Its lease will expire and the task will be offered again.
-        if claim is not None:
-            self._count("claimed")
-            self._release(claim, "worker shutting down")
-
-    def _release(self, claim: Claim, reason: str) -> None:
-        with self._lock:
-            if claim.claim_token in self._released_tokens:
-                return
-            self._released_tokens.add(claim.claim_token)
-        task = claim.task
-        try:
-            self.client.release(
-                task.id, task.graph_id, claim.claim_token, reason, deadline=self._give_back_deadline()
-            )
-        except AmError as error:
-            self._warn(f"releasing {task.graph_id}/{task.id} failed: {error} (its lease will expire)")
-            return
-        self._count("released")
-        self._log(f"released {task.graph_id}/{task.id}: {reason}")
-
-    def _give_back_deadline(self) -> Callable[[], float]:
-        """Giving a claim back is retried until the stop deadline (or for 10 s when not stopping)."""
-        fixed = time.time() + 10.0
-        return lambda: min(self._stop_deadline, fixed)
 
     def _refuse(self, error: ApiError) -> None:
         with self._lock:

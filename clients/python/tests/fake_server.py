@@ -8,8 +8,13 @@ import httpx
 
 
 class FakeServer:
-    def __init__(self, tasks=(), lease_ms=60_000):
+    def __init__(self, tasks=(), lease_ms=60_000, long_poll_s=0.05, arrive_late_s=0.0):
         self.lock = threading.Lock()
+        #: How long a long-poll with nothing READY waits at most (the real server: its waitMs).
+        self.long_poll_s = long_poll_s
+        #: How long a long-poll takes to reach the server (to race it against a later request).
+        self.arrive_late_s = arrive_late_s
+        self.pending = {}  # requestId -> Event ending its long-poll
         self.ready = [dict(t) for t in tasks]
         self.lease_ms = lease_ms
         self.seq = 0
@@ -45,11 +50,25 @@ class FakeServer:
 
     def answer(self, path, body):
         if path == "/v1/tasks/claim":
-            claim = self.claim(body["requestId"])
-            if claim is None:
-                time.sleep(min(body.get("waitMs", 0), 50) / 1000)
-                return httpx.Response(204)
-            return httpx.Response(200, json=claim)
+            request_id = body["requestId"]
+            wait_s = min(body.get("waitMs", 0) / 1000, self.long_poll_s)
+            if wait_s > 0:
+                time.sleep(self.arrive_late_s)
+            with self.lock:
+                # A request with the requestId of a long-poll still waiting ends that long-poll first.
+                prior = self.pending.pop(request_id, None)
+            if prior is not None:
+                prior.set()
+            claim = self.claim(request_id)
+            if claim is None and wait_s > 0:
+                ended = threading.Event()
+                with self.lock:
+                    self.pending[request_id] = ended
+                ended.wait(wait_s)
+                with self.lock:
+                    if self.pending.get(request_id) is ended:
+                        del self.pending[request_id]
+            return httpx.Response(204) if claim is None else httpx.Response(200, json=claim)
         if path.endswith("/heartbeat"):
             return httpx.Response(200, json={"leaseUntil": self.lease_until(), "cancelled": self.cancelled})
         if path.endswith("/progress"):

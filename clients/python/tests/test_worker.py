@@ -42,6 +42,29 @@ class WorkerTest(unittest.TestCase):
         self.assertEqual(worker.stats["completed"], 6)
         self.assertEqual(server.released, [])
 
+    def test_stop_ends_a_waiting_long_poll_at_once(self):
+        server = FakeServer(long_poll_s=10)
+        worker = make_worker(server, claim_wait_ms=20_000, grace=3.0)
+        worker.start()
+        self.assertTrue(wait_until(lambda: len(server.pending) == 1))
+        started = time.time()
+        worker.stop()
+        self.assertLess(time.time() - started, 1.0)
+        request_ids = [body["requestId"] for body in server.posts("/v1/tasks/claim")]
+        self.assertEqual(len(request_ids), 2)
+        self.assertEqual(request_ids[0], request_ids[1])  # ended by asking again with the same id
+        self.assertEqual(server.posts("/v1/tasks/claim")[1]["waitMs"], 0)
+
+    def test_stop_ends_a_long_poll_that_reached_the_server_after_its_ending_request(self):
+        server = FakeServer(long_poll_s=10, arrive_late_s=0.2)
+        worker = make_worker(server, claim_wait_ms=20_000, grace=3.0)
+        worker.start()
+        self.assertTrue(wait_until(lambda: len(server.requests) == 1))  # sent, not yet arrived
+        started = time.time()
+        worker.stop()
+        self.assertLess(time.time() - started, 1.5)
+        self.assertEqual(server.pending, {})
+
     def test_a_result_whose_reply_was_lost_is_sent_again_unchanged(self):
         server = FakeServer([{"id": "a", "title": "Alpha"}])
         server.faults["/v1/results"] = ["lose"]
