@@ -153,6 +153,7 @@ export async function startServerRuntime(opts: ServerRuntimeOptions): Promise<Se
       ctx: node.ctx,
       bodyLimitBytes: config.AM_BODY_LIMIT_BYTES,
       rateLimitPerSec: config.AM_RATE_LIMIT_PER_SEC,
+      ...(config.AM_MCP_ALLOWED_ORIGINS === undefined ? {} : { mcpAllowedOrigins: config.AM_MCP_ALLOWED_ORIGINS }),
     });
     await app.listen({ port, host: config.AM_HTTP_HOST });
     // Stop taking HTTP requests first: it is the last cleanup pushed, so it runs first.
