@@ -49,6 +49,7 @@ export class PostgresProjector {
   readonly #targetSeq: number;
   readonly #onProgress: ((appliedSeq: number, targetSeq: number) => void) | undefined;
   #caughtUp: ((catchUp: CatchUp) => void) | null = null;
+  #stopped = false;
   /** Resolves once the read model holds what the stream held when the projector started. */
   readonly caughtUp: Promise<CatchUp>;
   /** Resolves when stopped; rejects when the read model failed for good. */
@@ -68,15 +69,24 @@ export class PostgresProjector {
       maxBatch: opts.maxBatch ?? 1_000,
       apply: async (messages) => {
         const count = await model.apply(messages);
-        if (count > 0) this.#afterBatch();
+        if (count > 0) this.#afterBatch(true);
         return count;
       },
       ...(opts.onFeedError ? { onFeedError: opts.onFeedError } : {}),
+      // Once stopped, nothing more is scheduled: the follower schedules a flush again while its buffer
+      // holds what it can no longer apply, which would spin the event loop after stop().
+      afterSends: (work) => {
+        if (!this.#stopped) setImmediate(work);
+      },
     });
     this.done = this.#follower.run();
-    // `done` may have no listener until the caller awaits it.
-    this.done.catch(() => {});
-    this.#afterBatch();
+    // `done` may have no listener until the caller awaits it; a follower that ended schedules nothing more.
+    this.done
+      .catch(() => {})
+      .finally(() => {
+        this.#stopped = true;
+      });
+    this.#afterBatch(false);
   }
 
   /**
@@ -89,6 +99,7 @@ export class PostgresProjector {
         url: opts.url,
         subjects: opts.subjects,
         streamName: opts.streamName,
+        ...(opts.maxBatch === undefined ? {} : { maxBatch: opts.maxBatch }),
         ...(opts.cacheSize === undefined ? {} : { cacheSize: opts.cacheSize }),
         ...(opts.retryDelaysMs === undefined ? {} : { retryDelaysMs: opts.retryDelaysMs }),
         ...(opts.onRetry ? { onRetry: opts.onRetry } : {}),
@@ -133,15 +144,17 @@ export class PostgresProjector {
 
   /** Stops following; a batch on its way is given `graceMs` to commit, then abandoned (rolled back). */
   async stop(graceMs = 2_000): Promise<void> {
+    this.#stopped = true;
     this.#follower.stop();
     await this.#model.close(graceMs);
     await this.done.catch(() => {});
   }
 
-  #afterBatch(): void {
+  /** After a committed batch (and once at the start, with nothing to report: the checkpoint may be the target). */
+  #afterBatch(committed: boolean): void {
     if (this.#caughtUp === null) return;
     const applied = this.#model.appliedSeq;
-    this.#onProgress?.(applied, this.#targetSeq);
+    if (committed) this.#onProgress?.(applied, this.#targetSeq);
     if (applied < this.#targetSeq) return;
     const resolve = this.#caughtUp;
     this.#caughtUp = null;

@@ -18,6 +18,12 @@ export interface PostgresReadModelOptions {
   streamName: string;
   /** The checkpoint row's key. Default `main`. */
   projector?: string;
+  /**
+   * Events per transaction at most: a batch handed over that holds more is applied in part (the feed
+   * hands the rest back). The feed may deliver thousands at once while a transaction is on its way.
+   * Default 1000.
+   */
+  maxBatch?: number;
   /** Graph aggregates kept in memory. Default 1000. */
   cacheSize?: number;
   /** Delays between tries of a failed batch or connect (the last repeats). Default 250 ms … 5 s. */
@@ -63,6 +69,7 @@ export class PostgresReadModel {
   readonly #opts: PostgresReadModelOptions;
   readonly #projector: string;
   readonly #retryMs: readonly number[];
+  readonly #maxBatch: number;
   readonly #cache: GraphCache;
   readonly #closed = new AbortController();
   #agents: Map<string, AgentState> | null = null;
@@ -74,6 +81,7 @@ export class PostgresReadModel {
     this.#opts = opts;
     this.#projector = opts.projector ?? 'main';
     this.#retryMs = opts.retryDelaysMs ?? RETRY_MS;
+    this.#maxBatch = Math.max(1, opts.maxBatch ?? 1_000);
     this.#cache = new GraphCache(opts.cacheSize ?? 1000, () => null);
     this.#connection = connection;
     this.#applied = applied;
@@ -110,14 +118,15 @@ export class PostgresReadModel {
   }
 
   /**
-   * The FeedSink: applies `messages` (in stream order) in one transaction with the checkpoint and resolves
-   * with their count; a failure is tried again until it goes through. Resolves 0 once closed (the feed
+   * The FeedSink: applies `messages` (in stream order; the first `maxBatch` of them) in one transaction
+   * with the checkpoint and resolves with how many it applied; a failure is tried again until it goes through. Resolves 0 once closed (the feed
    * delivers them again to the next process). Rejects only when the checkpoint went back under it (the
    * database was restored or rewritten): this process's position is then wrong, and a restart resumes
    * from the database's.
    */
   apply = (messages: readonly RawStoredMessage[]): Promise<number> => {
-    const work = this.#applyWithRetries(messages);
+    const batch = messages.length > this.#maxBatch ? messages.slice(0, this.#maxBatch) : messages;
+    const work = this.#applyWithRetries(batch);
     this.#inFlight = work;
     return work.finally(() => {
       if (this.#inFlight === work) this.#inFlight = null;
