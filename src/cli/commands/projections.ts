@@ -1,7 +1,10 @@
 import type { Command } from 'commander';
-import type { RebuildOptions } from './projections.run.ts';
+import type { RebuildOptions, ServeOptions } from './projections.run.ts';
 
-/** `am projections rebuild`: replays the stream from sequence 1 into a read model file. */
+/**
+ * `am projections rebuild`: replays the stream from sequence 1 into a read model file.
+ * `am projections serve --postgres URL`: projects the stream into a Postgres read model and follows it.
+ */
 export function registerProjectionsCommand(program: Command): void {
   const projections = program.command('projections').description('read models');
   projections
@@ -13,4 +16,15 @@ export function registerProjectionsCommand(program: Command): void {
     .action(async (opts: RebuildOptions) =>
       (await import('./projections.run.ts')).runProjectionsRebuild(opts),
     );
+  projections
+    .command('serve')
+    .description(
+      'project the stream into a Postgres read model (tables graphs, tasks, results, audits, events): catch up from its checkpoint, then follow',
+    )
+    .option(
+      '--postgres <url>',
+      'the Postgres database, postgres://user[:password]@host[:port]/db (default AM_POSTGRES_URL)',
+    )
+    .option('--batch <n>', 'events per transaction at most (default 1000)', (v) => Number.parseInt(v, 10))
+    .action(async (opts: ServeOptions) => (await import('./projections.run.ts')).runProjectionsServe(opts));
 }
