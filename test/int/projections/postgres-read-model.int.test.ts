@@ -194,6 +194,32 @@ describe.skipIf(unreachable !== null)(
       await expectEveryEventOnce(db);
     });
 
+    it('connects again when Postgres ends its idle connection (as a restart does) and applies what came meanwhile', async () => {
+      const db = await newDatabase();
+      const projector = await start(db.url);
+      try {
+        await projector.caughtUp;
+        const ended = await db.query<{ ended: boolean }>(
+          `SELECT pg_terminate_backend(pid) AS ended FROM pg_stat_activity
+         WHERE datname = $1 AND application_name = 'am-projections'`,
+          [db.name],
+        );
+        expect(ended).toEqual([{ ended: true }]);
+        const more = buildReworkWorkload(t.store.subjects, await t.store.lastSeq(), 20, {
+          tasks: 2,
+          steps: 1,
+        });
+        await appendEntries(t.store, more.entries);
+        await waitUntil(() => projector.appliedSeq === more.lastSeq, {
+          message: 'appends after the connection ended',
+          timeoutMs: 10_000,
+        });
+      } finally {
+        await projector.stop();
+      }
+      await expectEveryEventOnce(db);
+    });
+
     it('stays exact with two projectors on one database: each batch skips what the other committed', async () => {
       const db = await newDatabase();
       const [one, two] = await Promise.all([
