@@ -14,9 +14,4 @@ export function pgJson(value: unknown): string {
   return text.includes('\\u') ? text.replace(UNSTORABLE_ESCAPE, '$1\\ufffd') : text;
 }
 
-/** A plain string Postgres can store in a text column (node-postgres sends it as UTF-8). */
-export function pgText(value: string): string {
-  return value.includes('\u0000') ? value.replaceAll('\u0000', '\ufffd') : value;
-}
-
 const UNSTORABLE_ESCAPE = /(?<!\\)((?:\\\\)*)\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})/g;
