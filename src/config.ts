@@ -100,6 +100,8 @@ export const ConfigSchema = z.object({
   AM_READY_MAX_LAG_MS: int(100, 600_000).default(3_000),
   /** URL prefixes the worker's http_get tool may fetch, comma separated. Default: none (tool off). */
   AM_HTTP_GET_ALLOWLIST: optionalString,
+  /** `am projections serve`: the Postgres read model's database (a postgres:// URL); `--postgres` wins. Unset: none. */
+  AM_POSTGRES_URL: optionalString,
   /**
    * Browser origins (`scheme://host[:port]`, comma separated) besides the server's own that may call
    * `/mcp`; a request with any other `Origin` gets 403 (DNS-rebinding protection). Default: none.

@@ -223,7 +223,8 @@ export class FeedFollower {
 
   /** Applies at the end of this event-loop turn, after its sends (`afterSends`). */
   #scheduleFlush(): void {
-    if (this.#flushScheduled) return;
+    // A stopped or failed follower applies nothing more: rescheduling would spin on a buffer never emptied.
+    if (this.#flushScheduled || this.#stop.signal.aborted || this.#failure !== null) return;
     this.#flushScheduled = true;
     this.#afterSends(() => {
       this.#flushScheduled = false;

@@ -53,8 +53,7 @@ export async function runProjectionsRebuild(opts: RebuildOptions): Promise<void>
 /** What `am projections serve --postgres URL` does: see PostgresProjector. */
 export async function runProjectionsServe(opts: ServeOptions): Promise<void> {
   const config = loadConfig();
-  // config.ts does not carry AM_POSTGRES_URL yet (see docs/postgres.md); until it does, it is read here.
-  const url = opts.postgres ?? process.env.AM_POSTGRES_URL;
+  const url = opts.postgres ?? config.AM_POSTGRES_URL;
   if (url === undefined || url === '') {
     throw new AppError(
       'AM_ERR_CONFIG_INVALID',
