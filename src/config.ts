@@ -98,6 +98,12 @@ export const ConfigSchema = z.object({
    * again below a third of it. Default 3000 ms.
    */
   AM_READY_MAX_LAG_MS: int(100, 600_000).default(3_000),
+  /**
+   * The key that signs the dashboard's session cookies (HMAC-SHA256), at least 32 characters. Every server
+   * behind one address must have the same one, or a session made on one is refused by the others. Default:
+   * a random key per process (sessions end when the server restarts).
+   */
+  AM_SESSION_SECRET: optionalString.pipe(z.string().min(32, 'at least 32 characters').optional()),
   /** URL prefixes the worker's http_get tool may fetch, comma separated. Default: none (tool off). */
   AM_HTTP_GET_ALLOWLIST: optionalString,
   /** `am projections serve`: the Postgres read model's database (a postgres:// URL); `--postgres` wins. Unset: none. */

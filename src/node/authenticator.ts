@@ -55,6 +55,25 @@ export class Authenticator {
     this.#byTokenHash.set(presented, principal);
     return principal;
   }
+
+  /**
+   * The holder of a dashboard session, checked on every request: `agentId` must still be active and
+   * `holds` must accept its current token's SHA-256 (the one the session was made with), so a revocation or
+   * a rotation ends the agent's sessions once this process has applied it. A lookup by primary key: no
+   * cache, so nothing stale can answer.
+   */
+  authenticateSession(agentId: string, holds: (tokenHash: string) => boolean): Principal {
+    if (agentId === BOOTSTRAP_ADMIN_ID) {
+      if (this.#adminTokenHash !== null && holds(this.#adminTokenHash)) return { agentId, role: 'admin' };
+      throw new AppError('AM_ERR_AUTH_INVALID', 'the token of this session is no longer valid: log in again');
+    }
+    const agent = this.#agents.get(agentId);
+    if (agent?.status === 'revoked') throw new AppError('AM_ERR_AUTH_REVOKED');
+    if (!agent || !holds(agent.tokenHash)) {
+      throw new AppError('AM_ERR_AUTH_INVALID', 'the token of this session is no longer valid: log in again');
+    }
+    return { agentId: agent.id, role: agent.role };
+  }
 }
 
 function equalHashes(a: string, b: string): boolean {

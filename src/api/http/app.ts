@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -9,9 +10,14 @@ import { AgentRateLimit } from '../agent-rate-limit.ts';
 import { registerMcpEndpoint } from '../mcp/http-endpoint.ts';
 import { invoke, OPERATIONS, type Operation } from '../operations.ts';
 import { parseInput } from '../parse-input.ts';
+import { registerDashboardAssets } from './dashboard-assets.ts';
+import { registerSecurityHeaders } from './dashboard-headers.ts';
 import { openApiDocument, type RouteDoc } from './openapi-spec.ts';
 import { clientErrorHandler, errorHandler, frameworkErrorHandler, sendProblem } from './problem-json.ts';
 import { HttpMetrics } from './prom-metrics.ts';
+import { SessionAuth } from './session-auth.ts';
+import { SessionCodec } from './session-cookie.ts';
+import { DEFAULT_SESSION_TTL_MS, registerSessionRoutes } from './session-routes.ts';
 import { EVENT_STREAM_DOC, registerEventStream } from './sse.ts';
 
 export interface BuildAppOptions {
@@ -27,6 +33,13 @@ export interface BuildAppOptions {
    * config's AM_MCP_ALLOWED_ORIGINS holds them). Default: none.
    */
   mcpAllowedOrigins?: readonly string[];
+  /**
+   * The key that signs dashboard session cookies (config's AM_SESSION_SECRET). Servers behind one address
+   * need the same one. Default: random, so sessions last as long as this app.
+   */
+  sessionSecret?: string;
+  /** How long a dashboard session lasts. Default 12 hours. */
+  sessionTtlMs?: number;
 }
 
 declare module 'fastify' {
@@ -83,9 +96,12 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
       .observe(reply.elapsedTime / 1000);
   });
 
-  /** Authenticates, applies the per-agent rate limit and records the principal. */
-  const authenticated = async (request: FastifyRequest, reply: FastifyReply): Promise<Principal> => {
-    const principal = ctx.auth.authenticate(bearerToken(request.headers.authorization));
+  registerSecurityHeaders(app);
+  const codec = new SessionCodec(opts.sessionSecret ?? randomBytes(32).toString('base64url'));
+  const sessions = new SessionAuth(ctx, codec);
+
+  /** Applies the per-agent rate limit and records the principal. */
+  const admit = (principal: Principal, request: FastifyRequest, reply: FastifyReply): Principal => {
     const wait = limiter.take(principal.agentId);
     if (wait > 0) {
       reply.header('retry-after', String(wait));
@@ -97,6 +113,12 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     request.principal = principal;
     return principal;
   };
+  /** A bearer token or the dashboard's session cookie (with its CSRF proof for state changes). */
+  const authenticated = async (request: FastifyRequest, reply: FastifyReply): Promise<Principal> =>
+    admit(sessions.authenticate(request).principal, request, reply);
+  /** A bearer token only: for clients that are not the dashboard (MCP). */
+  const bearerAuthenticated = async (request: FastifyRequest, reply: FastifyReply): Promise<Principal> =>
+    admit(ctx.auth.authenticate(bearerToken(request.headers.authorization)), request, reply);
 
   function route<S extends z.ZodType, O>(
     method: 'GET' | 'POST',
@@ -214,11 +236,14 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
 
   const mcp = registerMcpEndpoint(app, {
     ctx,
-    authenticate: authenticated,
+    authenticate: bearerAuthenticated,
     allowedOrigins: opts.mcpAllowedOrigins ?? [],
   });
   app.addHook('onClose', () => mcp.close());
   docs.push(EVENT_STREAM_DOC);
+
+  registerSessionRoutes(app, { ctx, codec, sessions, ttlMs: opts.sessionTtlMs ?? DEFAULT_SESSION_TTL_MS });
+  await registerDashboardAssets(app);
 
   app.get('/healthz', async () => ({ ok: true }));
   app.get('/readyz', async (request, reply) => {
