@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClaimReply, Step } from '../../src/protocol/index.ts';
@@ -311,6 +313,23 @@ describe('the dashboard in a browser', () => {
     await adminPage.waitForSelector('#graph-status[data-status="CANCELLED"]');
     await node(workerPage, 'idle', 'CANCELLED');
     await screenshot(workerPage, 'worker-session');
+  });
+
+  it('is in the package: npm pack holds every file of src/dashboard under dist/dashboard', async () => {
+    // npm's own variables (from `npm test`) would point npm at another prefix.
+    const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^npm_/i.test(key)));
+    const { stdout } = await promisify(execFile)('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
+      cwd: ROOT,
+      env,
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    const [pack] = JSON.parse(stdout) as Array<{ files: Array<{ path: string }> }>;
+    const packed = pack!.files.map((file) => file.path);
+    const sources = readdirSync(join(ROOT, 'src/dashboard'), { recursive: true, withFileTypes: true })
+      .filter((entry) => entry.isFile())
+      .map((entry) => join(entry.parentPath, entry.name).slice(join(ROOT, 'src').length + 1));
+    expect(sources).toContain('dashboard/index.html');
+    expect(packed).toEqual(expect.arrayContaining(sources.map((path) => `dist/${path}`)));
   });
 
   it('shows the audit report of a reworked graph with its rework suggestions', async () => {
