@@ -198,17 +198,22 @@ describe('the dashboard in a browser', () => {
     await node(page, 'bench', 'PENDING');
     expect(await page.isVisible('#cancel-graph')).toBe(true);
     const origin = await inPage<number>(page, '(window.__samePage = true) && performance.timeOrigin');
-    const url = page.url();
 
     const started = Date.now();
     const gather = await claim('live');
     await node(page, 'gather', 'CLAIMED');
-    await progress(gather, {
+    // The task panel (a click on the node changes the hash only) shows a ReAct step as soon as it is reported.
+    await page.click('#dag .node[data-task-id="gather"]');
+    await page.waitForSelector('.task[data-task-id="gather"]');
+    const url = page.url();
+    const search: Step = {
       thought: 'I list what I know.',
       action: { type: 'tool', name: 'search', input: { q: 'sorting algorithms' } },
       observation: 'quicksort, mergesort, heapsort',
-    });
-    await complete(gather, 'Gather sorting algorithms: quicksort, mergesort, heapsort.');
+    };
+    await progress(gather, search);
+    await page.waitForSelector('.task ol.steps li.step >> text=quicksort, mergesort, heapsort');
+    await complete(gather, 'Gather sorting algorithms: quicksort, mergesort, heapsort.', [search]);
     await node(page, 'gather', 'COMPLETED');
     await node(page, 'bench', 'READY');
     for (let i = 0; i < 2; i++) {
@@ -231,15 +236,16 @@ describe('the dashboard in a browser', () => {
     expect(page.url()).toBe(url);
     expect(violations.get(page)).toEqual([]);
     expect(await page.isVisible('#cancel-graph')).toBe(false);
-    await screenshot(page, 'graph-live');
-
-    // The task page: its ReAct steps (the tool step with its observation) and the claim it took.
-    await page.click('#dag .node[data-task-id="gather"]');
-    await page.waitForSelector('.task[data-task-id="gather"] ol.steps');
-    const steps = await page.textContent('.task ol.steps');
-    expect(steps).toContain('quicksort, mergesort, heapsort');
+    // The task's output, its steps from the result, and the claim it took.
+    expect(await page.textContent('.task pre.output')).toBe(
+      'Gather sorting algorithms: quicksort, mergesort, heapsort.',
+    );
+    expect(await page.locator('.task ol.steps li.step').count()).toBe(2);
     expect(await page.textContent('.task table.attempts')).toContain('dash-http-worker');
-    await screenshot(page, 'task');
+    await screenshot(page, 'graph-live');
+    await page.click('.tabs a[data-tab="overview"]');
+    await page.waitForSelector('.overview');
+    await screenshot(page, 'graph-overview');
     await page.click('.tabs a[data-tab="timeline"]');
     await page.waitForSelector('#timeline tr[data-type="GraphSucceeded"]');
     await screenshot(page, 'timeline');

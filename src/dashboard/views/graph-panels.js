@@ -247,6 +247,9 @@ export function auditsPanel(model) {
   );
 }
 
+/** Rows the timeline keeps in the page; older ones are dropped (the Events API still has them all). */
+const TIMELINE_ROWS = 5_000;
+
 /** The timeline's table; rows are added as events arrive. */
 export function timelineTable() {
   const body = h('tbody');
@@ -267,6 +270,7 @@ export function timelineTable() {
   return {
     table,
     add(event) {
+      if (body.rows.length >= TIMELINE_ROWS) body.rows[0].remove();
       body.append(
         h(
           'tr',

@@ -35,6 +35,8 @@ const FINISHED = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED']);
 const RETRYABLE = new Set(['task_failed', 'synthesis_failed']);
 /** Events arriving together (a backlog, a burst) cause one read of the graph. */
 const REFRESH_DELAY_MS = 80;
+/** Events that change nothing the graph's view holds: they update the timeline and the task panel only. */
+const VIEW_UNCHANGED = new Set(['TaskProgressed', 'TaskLeaseExtended']);
 
 export function mountGraph(root, params, app) {
   const graphId = params.id;
@@ -43,8 +45,11 @@ export function mountGraph(root, params, app) {
   let route = params;
   let model = null;
   let drawnKey = null;
-  let seenSeq = 0;
+  let seenSeq = 0; // the last event of the stream
+  let actedSeq = 0; // what this page's last action appended
   let refreshTimer = null;
+  let loading = false;
+  let dirty = false;
   let stopped = false;
   const events = [];
   const timeline = timelineTable();
@@ -60,7 +65,10 @@ export function mountGraph(root, params, app) {
 
   async function load() {
     try {
-      const view = await api('GET', `/v1/graphs/${encodeURIComponent(graphId)}?minSeq=${seenSeq}`);
+      const view = await api(
+        'GET',
+        `/v1/graphs/${encodeURIComponent(graphId)}?minSeq=${Math.max(seenSeq, actedSeq)}`,
+      );
       if (stopped) return;
       model = view;
       message.replaceChildren();
@@ -70,12 +78,21 @@ export function mountGraph(root, params, app) {
     }
   }
 
-  function scheduleRefresh() {
-    if (refreshTimer !== null) return;
-    refreshTimer = setTimeout(() => {
+  /** One read at a time, so an older answer never overwrites a newer one; events during a read cause one more. */
+  function scheduleRefresh(delay = REFRESH_DELAY_MS) {
+    dirty = true;
+    if (loading || refreshTimer !== null || stopped) return;
+    refreshTimer = setTimeout(async () => {
       refreshTimer = null;
-      void load();
-    }, REFRESH_DELAY_MS);
+      dirty = false;
+      loading = true;
+      try {
+        await load();
+      } finally {
+        loading = false;
+        if (dirty) scheduleRefresh();
+      }
+    }, delay);
   }
 
   function render() {
@@ -122,8 +139,8 @@ export function mountGraph(root, params, app) {
       button.disabled = true;
       try {
         const reply = await api('POST', `/v1/graphs/${encodeURIComponent(graphId)}/${action}`);
-        seenSeq = Math.max(seenSeq, reply?.seq ?? 0);
-        await load();
+        actedSeq = Math.max(actedSeq, reply?.seq ?? 0);
+        scheduleRefresh(0);
       } catch (error) {
         message.replaceChildren(errorLine(error));
         button.disabled = false;
@@ -165,7 +182,11 @@ export function mountGraph(root, params, app) {
     seenSeq = event.seq;
     events.push(event);
     timeline.add(event);
-    scheduleRefresh();
+    if (!VIEW_UNCHANGED.has(event.type)) scheduleRefresh();
+    else if (model !== null) {
+      renderTabs();
+      if (route.tab === 'task' && route.taskId === event.taskId) renderPanel();
+    }
   }
 
   // EventSource sends the session cookie (same origin) and resumes with Last-Event-ID by itself.
@@ -175,7 +196,7 @@ export function mountGraph(root, params, app) {
   source.addEventListener('error', () => {
     setLive(source.readyState === EventSource.CLOSED ? 'closed' : 'reconnecting');
     // A stream refused outright (an ended session, an unknown graph): the read says why.
-    if (source.readyState === EventSource.CLOSED) void load();
+    if (source.readyState === EventSource.CLOSED) scheduleRefresh(0);
   });
 
   function setLive(state) {
@@ -183,7 +204,7 @@ export function mountGraph(root, params, app) {
     fill(liveState, state);
   }
 
-  void load();
+  scheduleRefresh(0);
 
   return {
     update(nextParams) {

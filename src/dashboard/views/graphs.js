@@ -1,6 +1,6 @@
 // The graph list: status, goal, cycle, age and task counts, filtered by status, paged with the API's
-// cursor, refreshed every few seconds. Counts come from each graph's own view; a finished graph's are
-// fetched once.
+// cursor, refreshed every few seconds. Counts come from each graph's own view, read again only when the
+// graph changed (its updatedAt moves with every task change).
 import { api, query } from '../api.js';
 import { age, errorLine, fill, h, statusBadge } from '../dom.js';
 
@@ -14,7 +14,6 @@ export const GRAPH_STATUSES = [
   'FAILED',
   'CANCELLED',
 ];
-const FINISHED = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED']);
 const PAGE_SIZE = 25;
 const REFRESH_MS = 3_000;
 
@@ -22,7 +21,7 @@ export function mountGraphs(root, params) {
   let status = params.status ?? '';
   let cursors = [undefined]; // the cursor of each page visited; the last one is shown
   let nextCursor = null;
-  const counts = new Map(); // graphId → { status, text }
+  const counts = new Map(); // graphId → { version, text }
   let stopped = false;
 
   const filter = h(
@@ -70,8 +69,9 @@ export function mountGraphs(root, params) {
   );
 
   async function countsOf(graph) {
+    const version = `${graph.status}|${graph.cycle}|${graph.updatedAt}`;
     const known = counts.get(graph.id);
-    if (known && known.status === graph.status && FINISHED.has(graph.status)) return known.text;
+    if (known?.version === version) return known.text;
     const view = await api('GET', `/v1/graphs/${encodeURIComponent(graph.id)}`);
     const work = view.tasks.filter((task) => task.kind === 'work');
     const by = (s) => work.filter((task) => task.status === s).length;
@@ -80,7 +80,7 @@ export function mountGraphs(root, params) {
     if (by('READY') > 0) parts.push(`${by('READY')} ready`);
     if (by('FAILED') > 0) parts.push(`${by('FAILED')} failed`);
     const text = parts.join(' · ');
-    counts.set(graph.id, { status: graph.status, text });
+    counts.set(graph.id, { version, text });
     return text;
   }
 
