@@ -26,7 +26,10 @@ export interface BuildAppOptions {
   bodyLimitBytes?: number;
   /** Requests per second per agent. Default 1000. */
   rateLimitPerSec?: number;
-  /** Fastify logger: false (default), or pino options. Authorization headers are always redacted. */
+  /**
+   * Fastify logger: false (default), or pino options. Authorization and Cookie headers (the dashboard's
+   * session) are always redacted.
+   */
   logger?: boolean | Record<string, unknown>;
   /**
    * Browser origins besides the server's own that may call /mcp (canonical `scheme://host[:port]`, as
@@ -58,7 +61,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
         ? false
         : {
             ...(opts.logger === true ? {} : opts.logger),
-            redact: { paths: ['req.headers.authorization'], censor: '[redacted]' },
+            redact: { paths: ['req.headers.authorization', 'req.headers.cookie'], censor: '[redacted]' },
           },
     return503OnClosing: true,
     frameworkErrors: frameworkErrorHandler,
