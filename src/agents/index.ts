@@ -2,7 +2,11 @@ export { type AuditInput, checkAuditReport, type RunAuditDeps, runAudit } from '
 export {
   addUsage,
   DEFAULT_MODEL,
+  type LlmCallOutcome,
+  type LlmCallRecord,
   type LlmClientConfig,
+  type LlmFailureRecord,
+  type LlmObserver,
   type LlmRole,
   OpenAiLlmClient,
   type Refined,

@@ -41,6 +41,56 @@ export interface LlmClientConfig {
   temperature?: number;
   /** Replaces global fetch (tests, proxies). */
   fetch?: typeof fetch;
+  /** Told of every request to the endpoint and of every structured request that fails (metrics). Default: none. */
+  observer?: LlmObserver;
+}
+
+/**
+ * How one request to the model endpoint ended: `ok` (a valid object), `invalid_output` (an answer that is
+ * not one: a corrective call follows, or the request fails), `rate_limited` (429), `server_error` (5xx),
+ * `client_error` (another 4xx), `aborted` (the caller's signal), or no answer at all.
+ */
+export type LlmCallOutcome =
+  | 'ok'
+  | 'invalid_output'
+  | 'timeout'
+  | 'unreachable'
+  | 'rate_limited'
+  | 'server_error'
+  | 'client_error'
+  | 'aborted'
+  | 'failed';
+
+/** One request to the model endpoint (retries and corrective calls are requests of their own). */
+export interface LlmCallRecord {
+  role: LlmRole;
+  /** The structured request's name: `plan`, `audit_report`, `react_step`, `synthesis`, … */
+  name: string;
+  model: string;
+  outcome: LlmCallOutcome;
+  /** From sending the request to its answer or failure. */
+  durationMs: number;
+  /** What the endpoint reported; zero for a failed request. */
+  usage: Usage;
+}
+
+/** A structured request that failed for good (after its retries and corrective calls). */
+export interface LlmFailureRecord {
+  role: LlmRole;
+  name: string;
+  model: string;
+  /** AM_ERR_LLM_UNAVAILABLE, AM_ERR_LLM_INVALID_OUTPUT or AM_ERR_LLM_ABORTED. */
+  code: string;
+}
+
+/**
+ * A plain callback interface the client tells what its calls came to; src/agents stays free of any metrics
+ * library, and the caller (the CLI) turns these into whatever it exposes. A throwing observer is ignored:
+ * observing never fails a call.
+ */
+export interface LlmObserver {
+  onCall?(call: LlmCallRecord): void;
+  onFailure?(failure: LlmFailureRecord): void;
 }
 
 export const DEFAULT_MODEL = 'gpt-4o-mini';
@@ -100,8 +150,10 @@ export class OpenAiLlmClient implements StructuredLlm {
   private readonly maxOutputAttempts: number;
   private readonly models: Record<LlmRole, string>;
   private readonly temperature: number | undefined;
+  private readonly observer: LlmObserver | undefined;
 
   constructor(config: LlmClientConfig) {
+    this.observer = config.observer;
     this.mode = config.structuredOutput ?? 'json_schema';
     this.timeoutMs = config.timeoutMs ?? 60_000;
     this.maxRetries = Math.max(0, config.maxRetries ?? 3);
@@ -136,6 +188,31 @@ export class OpenAiLlmClient implements StructuredLlm {
   }
 
   async complete<T, U = T>(request: StructuredRequest<T, U>): Promise<StructuredResponse<U>> {
+    const onFailure = this.observer?.onFailure;
+    const labels: CallLabels | undefined =
+      this.observer === undefined
+        ? undefined
+        : { role: request.role, name: request.name, model: this.models[request.role] };
+    if (labels === undefined || onFailure === undefined) return this.completeRequest(request, labels);
+    try {
+      return await this.completeRequest(request, labels);
+    } catch (error) {
+      try {
+        onFailure.call(this.observer, {
+          ...labels,
+          code: error instanceof AppError ? error.code : 'AM_ERR_INTERNAL',
+        });
+      } catch {
+        // Observing never changes what a call throws.
+      }
+      throw error;
+    }
+  }
+
+  private async completeRequest<T, U>(
+    request: StructuredRequest<T, U>,
+    observed: CallLabels | undefined,
+  ): Promise<StructuredResponse<U>> {
     const model = this.models[request.role];
     const messages = this.withSchemaInstruction(request);
     const responseFormat =
@@ -153,9 +230,11 @@ export class OpenAiLlmClient implements StructuredLlm {
           ...(this.temperature === undefined ? {} : { temperature: this.temperature }),
         },
         request.signal,
+        observed,
       );
       usage = addUsage(usage, reply.usage);
       const checked = checkReply(reply.content, request.schema, request.refine);
+      this.observeCall(observed, checked.ok ? 'ok' : 'invalid_output', reply.startedAt, reply.usage);
       if (checked.ok) return { value: checked.value, usage, model, calls: call };
       lastProblem = checked.problem;
       messages.push({ role: 'assistant', content: reply.content ?? '' });
@@ -166,6 +245,21 @@ export class OpenAiLlmClient implements StructuredLlm {
       `${request.name}: no valid output after ${this.maxOutputAttempts} calls; last problem: ${lastProblem}`,
       { details: { calls: this.maxOutputAttempts, problem: lastProblem, model } },
     );
+  }
+
+  /** Tells the observer of one request to the endpoint; its fault is its own, never the call's. */
+  private observeCall(
+    labels: CallLabels | undefined,
+    outcome: LlmCallOutcome,
+    startedAt: number,
+    usage: Usage,
+  ): void {
+    if (labels === undefined) return;
+    try {
+      this.observer?.onCall?.({ ...labels, outcome, durationMs: performance.now() - startedAt, usage });
+    } catch {
+      // Observing never fails a model call.
+    }
   }
 
   private withSchemaInstruction<T, U>(request: StructuredRequest<T, U>): ChatCompletionMessageParam[] {
@@ -181,13 +275,15 @@ export class OpenAiLlmClient implements StructuredLlm {
   private async callWithRetries(
     body: OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming,
     signal: AbortSignal | undefined,
-  ): Promise<{ content: string | null; usage: Usage }> {
+    observed: CallLabels | undefined,
+  ): Promise<{ content: string | null; usage: Usage; startedAt: number }> {
     for (let retry = 0; ; retry++) {
       throwIfAborted(signal);
+      const startedAt = performance.now();
       const timeout = new AbortController();
       const timer = setTimeout(() => timeout.abort(), this.timeoutMs);
       const combined = signal ? AbortSignal.any([signal, timeout.signal]) : timeout.signal;
-      let failure: { retryable: boolean; delayMs: number | null; message: string; status?: number };
+      let failure: Failure;
       try {
         const completion = await this.client.chat.completions.create(body, {
           signal: combined,
@@ -201,10 +297,15 @@ export class OpenAiLlmClient implements StructuredLlm {
             completionTokens: completion.usage?.completion_tokens ?? 0,
             totalTokens: completion.usage?.total_tokens ?? 0,
           },
+          startedAt,
         };
       } catch (error) {
-        if (signal?.aborted) throw abortedError(signal, error);
+        if (signal?.aborted) {
+          this.observeCall(observed, 'aborted', startedAt, ZERO_USAGE);
+          throw abortedError(signal, error);
+        }
         failure = classify(error, timeout.signal.aborted, this.timeoutMs);
+        this.observeCall(observed, failure.outcome, startedAt, ZERO_USAGE);
       } finally {
         clearTimeout(timer);
       }
@@ -260,17 +361,26 @@ function stripCodeFence(content: string): string {
   return fenced ? fenced[1]! : content;
 }
 
-function classify(
-  error: unknown,
-  timedOut: boolean,
-  timeoutMs: number,
-): { retryable: boolean; delayMs: number | null; message: string; status?: number } {
+/** The role, request name and model of the calls one structured request makes (what an observer is told). */
+type CallLabels = Pick<LlmCallRecord, 'role' | 'name' | 'model'>;
+
+interface Failure {
+  retryable: boolean;
+  delayMs: number | null;
+  message: string;
+  status?: number;
+  outcome: LlmCallOutcome;
+}
+
+function classify(error: unknown, timedOut: boolean, timeoutMs: number): Failure {
   // Our own timer aborts the request, so the SDK reports a timeout as a user abort: check the timer.
   if (timedOut) {
-    return { retryable: true, delayMs: null, message: `the model call timed out after ${timeoutMs} ms` };
+    const message = `the model call timed out after ${timeoutMs} ms`;
+    return { retryable: true, delayMs: null, message, outcome: 'timeout' };
   }
   if (error instanceof APIConnectionError) {
-    return { retryable: true, delayMs: null, message: `cannot reach the model endpoint: ${error.message}` };
+    const message = `cannot reach the model endpoint: ${error.message}`;
+    return { retryable: true, delayMs: null, message, outcome: 'unreachable' };
   }
   if (error instanceof APIError && typeof error.status === 'number') {
     const status = error.status;
@@ -280,9 +390,11 @@ function classify(
       delayMs: retryable ? retryAfterMs(error.headers) : null,
       message: `the model endpoint answered ${status}: ${error.message}`,
       status,
+      outcome: status === 429 ? 'rate_limited' : status >= 500 ? 'server_error' : 'client_error',
     };
   }
-  return { retryable: false, delayMs: null, message: `the model call failed: ${(error as Error).message}` };
+  const message = `the model call failed: ${(error as Error).message}`;
+  return { retryable: false, delayMs: null, message, outcome: 'failed' };
 }
 
 /** `retry-after-ms` (OpenAI's, fractional ms) wins over `retry-after` (seconds or an HTTP date). */
