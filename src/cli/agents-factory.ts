@@ -6,6 +6,7 @@ import {
   loadToolModules,
 } from '../agents/index.ts';
 import type { Config } from '../config.ts';
+import { LlmMetrics } from '../node/llm-metrics.ts';
 import type { ClientConfig } from '../protocol/index.ts';
 
 function httpGetAllowlist(config: Config): string[] {
@@ -15,13 +16,21 @@ function httpGetAllowlist(config: Config): string[] {
     .filter((s) => s.length > 0);
 }
 
+/** Agents with the metrics of the model calls they make (whoever serves /metrics registers them). */
+export type ObservedAgents = Agents & { readonly llmMetrics: LlmMetrics };
+
 /**
  * The agents (openai or offline) as configured: provider, endpoint, models per role, limits; a worker
- * adds the tools of its config file (`workerTools`).
+ * adds the tools of its config file (`workerTools`). Their model calls are counted in `llmMetrics` (a new
+ * LlmMetrics unless one is given); the offline agents make none.
  */
-export function agentsFromConfig(config: Config, extraTools: readonly AnyTool[] = []): Agents {
+export function agentsFromConfig(
+  config: Config,
+  extraTools: readonly AnyTool[] = [],
+  llmMetrics: LlmMetrics = new LlmMetrics(),
+): ObservedAgents {
   const allowlist = httpGetAllowlist(config);
-  return createAgents({
+  const agents = createAgents({
     provider: config.AM_LLM_PROVIDER,
     llm: {
       ...(config.OPENAI_BASE_URL === undefined ? {} : { baseURL: config.OPENAI_BASE_URL }),
@@ -33,11 +42,13 @@ export function agentsFromConfig(config: Config, extraTools: readonly AnyTool[] 
       },
       structuredOutput: config.AM_LLM_STRUCTURED_OUTPUT,
       timeoutMs: config.AM_LLM_TIMEOUT_MS,
+      observer: llmMetrics,
     },
     maxSteps: config.AM_MAX_STEPS,
     ...(allowlist.length > 0 ? { httpGet: { allowlist } } : {}),
     ...(extraTools.length > 0 ? { extraTools: [...extraTools] } : {}),
   });
+  return { ...agents, llmMetrics };
 }
 
 /** The tools a worker's config file adds, and how to let go of them. */

@@ -94,6 +94,8 @@ export async function startServerRuntime(opts: ServerRuntimeOptions): Promise<Se
       },
       ...(opts.onFatal === undefined ? {} : { onProjectorFailure: opts.onFatal }),
       ...(config.AM_ADMIN_TOKEN === undefined ? {} : { adminToken: config.AM_ADMIN_TOKEN }),
+      // The planner's and auditor's model calls, counted by the agents' client, shown on this node's /metrics.
+      ...(opts.agents.llmMetrics === undefined ? {} : { llmMetrics: opts.agents.llmMetrics }),
     });
     cleanups.push('read model', () => node.close(), 2_000);
     const natsService: NatsService = startNatsService({
@@ -153,7 +155,9 @@ export async function startServerRuntime(opts: ServerRuntimeOptions): Promise<Se
       ctx: node.ctx,
       bodyLimitBytes: config.AM_BODY_LIMIT_BYTES,
       rateLimitPerSec: config.AM_RATE_LIMIT_PER_SEC,
-      ...(config.AM_MCP_ALLOWED_ORIGINS === undefined ? {} : { mcpAllowedOrigins: config.AM_MCP_ALLOWED_ORIGINS }),
+      ...(config.AM_MCP_ALLOWED_ORIGINS === undefined
+        ? {}
+        : { mcpAllowedOrigins: config.AM_MCP_ALLOWED_ORIGINS }),
     });
     await app.listen({ port, host: config.AM_HTTP_HOST });
     // Stop taking HTTP requests first: it is the last cleanup pushed, so it runs first.

@@ -1,3 +1,4 @@
+import type { LlmMetrics } from '../node/llm-metrics.ts';
 import type { AuditReport, TaskSpec, Usage } from '../protocol/index.ts';
 
 /** What the auditor sees of one task: its spec and its latest completed output. */
@@ -19,4 +20,6 @@ export interface AuditInput {
 export interface ManagerAgents {
   plan(goal: string, signal: AbortSignal): Promise<{ tasks: TaskSpec[]; planner: string; usage?: Usage }>;
   runAudit(input: AuditInput, signal: AbortSignal): Promise<AuditReport>;
+  /** Where these agents count their model calls, for the node to expose on /metrics. Default: none. */
+  readonly llmMetrics?: LlmMetrics;
 }

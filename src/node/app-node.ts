@@ -11,9 +11,12 @@ import { Authenticator } from './authenticator.ts';
 import { ClaimService } from './claim-service.ts';
 import { type Clock, systemClock } from './clock.ts';
 import { eventIdGenerator } from './event-ids.ts';
+import type { LlmMetrics } from './llm-metrics.ts';
 import { NodeMetrics } from './node-metrics.ts';
 import { ProgressNumbering } from './progress-numbering.ts';
 import { Readiness } from './readiness.ts';
+import { StreamMetrics } from './stream-metrics.ts';
+import { observeStream } from './stream-observer.ts';
 
 /** Candidates a claim picks from at random (see ReadyIndex `spread`). */
 const CLAIM_SPREAD = 8;
@@ -37,6 +40,11 @@ export interface AppNodeOptions {
   clock?: Clock;
   /** Readiness bounds (lag as time); see ReadinessOptions. */
   readiness?: { maxLagMs?: number; recoverLagMs?: number };
+  /**
+   * The observer of this process's model calls (the manager's planner and auditor), built before the node
+   * because the agents are; exposed on /metrics. Default: a fresh one nobody reports to.
+   */
+  llmMetrics?: LlmMetrics;
 }
 
 export interface AppNode {
@@ -101,7 +109,13 @@ export async function startAppNode(opts: AppNodeOptions): Promise<AppNode> {
     clock: () => clock.now(),
     newId: eventIdGenerator(),
   };
-  const metrics = new NodeMetrics();
+  const metrics = new NodeMetrics({
+    stream: new StreamMetrics({
+      taskState: (graphId, taskId) => projector.graphState(graphId)?.tasks.get(taskId),
+    }),
+    ...(opts.llmMetrics === undefined ? {} : { llm: opts.llmMetrics }),
+  });
+  const stopObserving = observeStream({ projector, readiness, metrics: metrics.stream, log });
   const results = readModel.results;
   const ctx: AppContext = {
     store,
@@ -137,6 +151,7 @@ export async function startAppNode(opts: AppNodeOptions): Promise<AppNode> {
   const close = async () => {
     if (closed) return;
     closed = true;
+    stopObserving();
     readiness.stop();
     try {
       await projector.stop();

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { TaskState } from '../events/index.ts';
+import type { StatusCountRow } from './graphs-projection.ts';
 import type { Migration } from './migration.ts';
 import { stateValues, TASK_COLUMNS, type TaskRow } from './task-rows.ts';
 
@@ -102,6 +103,7 @@ export class TasksProjection {
   private readonly timed: Database.Statement<[], TimedClaimRow>;
   private readonly longestLease: Database.Statement<[], { longest: number | null }>;
   private readonly ofRevokedAgents: Database.Statement<[], { graph_id: string }>;
+  private readonly unfinishedByStatus: Database.Statement<[], StatusCountRow>;
 
   constructor(db: Database.Database) {
     this.upsert = db.prepare(
@@ -149,6 +151,18 @@ export class TasksProjection {
       `SELECT DISTINCT t.graph_id FROM tasks t JOIN agents a ON a.id = t.assignee
        WHERE t.status = 'CLAIMED' AND a.status = 'revoked'`,
     );
+    // Through the graphs' status index, then each graph's tasks by primary key: the cost follows the work in
+    // flight, not the history (all tasks, with no status index to use, take ~0.3 s per million rows).
+    this.unfinishedByStatus = db.prepare(
+      `SELECT t.status, COUNT(*) AS count FROM graphs g JOIN tasks t ON t.graph_id = g.id
+       WHERE g.status IN ('SUBMITTED', 'PLANNING', 'RUNNING', 'AUDITING', 'SYNTHESIZING')
+       GROUP BY t.status`,
+    );
+  }
+
+  /** How many tasks of unfinished graphs have each status (statuses with none are absent). */
+  countUnfinishedByStatus(): StatusCountRow[] {
+    return this.unfinishedByStatus.all();
   }
 
   /** Graphs with a task still claimed by an agent that has since been revoked. */
