@@ -14,6 +14,7 @@
  * command. README.md ("Write a worker in TypeScript") has an example.
  */
 
+export { type Tool, type ToolContext, ToolError } from './agents/tools/registry.ts';
 export {
   AmApiError,
   AmClient,
@@ -22,7 +23,6 @@ export {
   type GraphPage,
   type RequestOptions,
 } from './client/index.ts';
-export { type Tool, type ToolContext, ToolError } from './agents/tools/registry.ts';
 export { AppError, ERRORS, type ErrorCode, isAppError } from './errors.ts';
 export * from './protocol/index.ts';
 export { loadClientConfig } from './worker/client-config-loader.ts';
