@@ -1,3 +1,5 @@
+import { serveMetrics } from '../../api/http/metrics/metrics-server.ts';
+import { WorkerMetrics } from '../../api/http/metrics/worker-metrics.ts';
 import { type Config, loadConfig } from '../../config.ts';
 import { AppError, isAppError } from '../../errors.ts';
 import type { ClientConfig } from '../../protocol/index.ts';
@@ -7,7 +9,7 @@ import { HttpTransport } from '../../worker/http-transport.ts';
 import { NatsTransport } from '../../worker/nats-transport.ts';
 import { createWorker } from '../../worker/worker.ts';
 import type { WorkerTransport } from '../../worker/worker-transport.ts';
-import { agentsFromConfig, type WorkerTools, workerTools } from '../agents-factory.ts';
+import { agentsFromConfig, type ObservedAgents, type WorkerTools, workerTools } from '../agents-factory.ts';
 import { preflight } from '../preflight.ts';
 import { stopWithin, untilSignal } from '../process-signals.ts';
 
@@ -16,6 +18,10 @@ export interface WorkerCommandOptions {
   transport: string;
   concurrency?: number;
   quiet?: boolean;
+  /** Serve /metrics on this port (0: any free one); off when absent. */
+  metricsPort?: number;
+  /** The address the metrics port binds. Default 127.0.0.1. */
+  metricsHost?: string;
 }
 
 /** What `am worker` does (its options are in worker.ts; this file is loaded only when it runs). */
@@ -32,6 +38,7 @@ export async function runWorker(opts: WorkerCommandOptions): Promise<void> {
   if (!Number.isInteger(concurrency) || concurrency < 1) {
     throw new AppError('AM_ERR_CONFIG_INVALID', `--concurrency: expected a positive integer`);
   }
+  checkMetricsOptions(opts);
   await preflight(client.server_url, client.auth_token);
   const say = (line: string) => {
     if (!opts.quiet) process.stdout.write(`${new Date().toISOString()} ${line}\n`);
@@ -64,27 +71,88 @@ async function runWithTools(
   config: Config,
   { tools, say, concurrency }: { tools: WorkerTools; say: (line: string) => void; concurrency: number },
 ): Promise<void> {
-  let transport: WorkerTransport;
-  if (opts.transport === 'nats') {
-    const servers = client.nats_url ?? config.NATS_URL;
-    if (servers === undefined) {
-      throw new AppError('AM_ERR_CONFIG_INVALID', `${opts.config}: nats_url: required for --transport nats`);
-    }
-    try {
-      transport = await NatsTransport.connect({
-        servers: servers.split(','),
-        token: client.auth_token,
-        name: `am-worker-${client.client_agent_id}`,
-        ...(client.nats_user === undefined ? {} : { user: client.nats_user }),
-        ...(client.nats_password === undefined ? {} : { password: client.nats_password }),
-      });
-    } catch (error) {
-      throw natsConnectError(error, servers, opts.config, client);
-    }
-  } else {
-    transport = new HttpTransport({ serverUrl: client.server_url, token: client.auth_token });
-  }
   const agents = agentsFromConfig(config, tools.extra);
+  const metrics = opts.metricsPort === undefined ? null : new WorkerMetrics({ llm: agents.llmMetrics });
+  // Bound before anything else is opened: a taken port fails the start with nothing to undo.
+  const metricsServer =
+    metrics === null || opts.metricsPort === undefined
+      ? null
+      : await serveMetrics({
+          registry: metrics.registry,
+          port: opts.metricsPort,
+          host: opts.metricsHost ?? '127.0.0.1',
+        }).catch((error: unknown) => {
+          throw new AppError('AM_ERR_CONFIG_INVALID', `--metrics-port: ${(error as Error).message}`, {
+            cause: error,
+          });
+        });
+  if (metricsServer !== null) say(`metrics on ${metricsServer.url}`);
+  try {
+    const transport = await connectTransport(opts, client, config);
+    await runWorkerLoop(opts, client, config, { agents, tools, say, concurrency, transport, metrics });
+  } finally {
+    await metricsServer?.close();
+  }
+}
+
+async function connectTransport(
+  opts: WorkerCommandOptions,
+  client: ClientConfig,
+  config: Config,
+): Promise<WorkerTransport> {
+  if (opts.transport !== 'nats') {
+    return new HttpTransport({ serverUrl: client.server_url, token: client.auth_token });
+  }
+  const servers = client.nats_url ?? config.NATS_URL;
+  if (servers === undefined) {
+    throw new AppError('AM_ERR_CONFIG_INVALID', `${opts.config}: nats_url: required for --transport nats`);
+  }
+  try {
+    return await NatsTransport.connect({
+      servers: servers.split(','),
+      token: client.auth_token,
+      name: `am-worker-${client.client_agent_id}`,
+      ...(client.nats_user === undefined ? {} : { user: client.nats_user }),
+      ...(client.nats_password === undefined ? {} : { password: client.nats_password }),
+    });
+  } catch (error) {
+    throw natsConnectError(error, servers, opts.config, client);
+  }
+}
+
+/** --metrics-host means nothing without --metrics-port; a port is 0 (any free one) to 65535. */
+function checkMetricsOptions(opts: WorkerCommandOptions): void {
+  if (opts.metricsPort === undefined) {
+    if (opts.metricsHost !== undefined) {
+      throw new AppError('AM_ERR_CONFIG_INVALID', '--metrics-host: needs --metrics-port');
+    }
+    return;
+  }
+  if (!Number.isInteger(opts.metricsPort) || opts.metricsPort < 0 || opts.metricsPort > 65_535) {
+    throw new AppError('AM_ERR_CONFIG_INVALID', '--metrics-port: expected a port number (0 to 65535)');
+  }
+}
+
+async function runWorkerLoop(
+  opts: WorkerCommandOptions,
+  client: ClientConfig,
+  config: Config,
+  {
+    agents,
+    tools,
+    say,
+    concurrency,
+    transport,
+    metrics,
+  }: {
+    agents: ObservedAgents;
+    tools: WorkerTools;
+    say: (line: string) => void;
+    concurrency: number;
+    transport: WorkerTransport;
+    metrics: WorkerMetrics | null;
+  },
+): Promise<void> {
   let onRefused: (code: string) => void = () => {};
   const refused = new Promise<string>((resolve) => {
     onRefused = resolve;
@@ -97,6 +165,7 @@ async function runWithTools(
     shutdownReleaseMs: Math.floor(config.AM_SHUTDOWN_TIMEOUT_MS * 0.3),
     ...(client.capabilities === undefined ? {} : { capabilities: client.capabilities }),
     onEvent: (event) => {
+      metrics?.onEvent(event);
       switch (event.type) {
         case 'claimed':
           say(
