@@ -147,7 +147,7 @@ describe('the dashboard in a browser', () => {
     const weights = new Map<string, number>();
     page.on('response', async (response) => {
       const url = new URL(response.url());
-      if (url.pathname === '/' || url.pathname.startsWith('/dashboard/')) {
+      if (url.pathname === '/' || /^\/dashboard\/.+\.(js|css)$/.test(url.pathname)) {
         weights.set(url.pathname, (await response.body()).length);
       }
     });
@@ -192,8 +192,7 @@ describe('the dashboard in a browser', () => {
       { id: 'bench', title: 'Benchmark sorting', instructions: 'Benchmark them.', dependsOn: ['gather'] },
       { id: 'explain', title: 'Explain sorting', instructions: 'Explain them.', dependsOn: ['gather'] },
     ]);
-    const row = await page.waitForSelector(`#graphs tr[data-graph-id="${graphId}"] a`);
-    await row.click();
+    await page.click(`#graphs tr[data-graph-id="${graphId}"] a`);
     await node(page, 'gather', 'READY');
     await node(page, 'bench', 'PENDING');
     expect(await page.isVisible('#cancel-graph')).toBe(true);
@@ -348,10 +347,11 @@ describe('the dashboard in a browser', () => {
     const page = await newPage();
     await login(page, server.adminToken);
     await page.goto(`${server.url}/#/graphs/${graphId}/audits`);
-    const suggestion = await page.waitForSelector(
+    // A locator, not an element handle: it finds the row again if the panel was drawn anew meanwhile.
+    const suggestion = page.locator(
       '.audit[data-audit-cycle="1"][data-passed="false"] .rework-suggestion[data-task-id="research-1"]',
     );
-    expect(await suggestion.isVisible()).toBe(true);
+    await suggestion.waitFor({ state: 'visible' });
     expect(await suggestion.textContent()).toContain(
       graph.audits[0]!.report.rework_suggestions[0]!.suggestion,
     );

@@ -53,6 +53,14 @@ export function mountGraph(root, params, app) {
   let stopped = false;
   const events = [];
   const timeline = timelineTable();
+  // What each part of the page shows: a part is drawn again only when that changed, so a button or a text
+  // the user is selecting is not replaced by an identical copy at every event.
+  const shown = new Map();
+  const redraw = (part, key, draw) => {
+    if (shown.get(part) === key) return;
+    shown.set(part, key);
+    draw();
+  };
 
   const head = h('div', { class: 'graph-head' });
   const actions = h('div', { class: 'actions' });
@@ -97,19 +105,21 @@ export function mountGraph(root, params, app) {
 
   function render() {
     const { graph, tasks } = model;
-    fill(
-      head,
-      h('h1', { class: 'goal', title: graph.goal }, graph.goal),
-      h('div', { class: 'graph-facts' }, statusBadge(graph.status), liveState),
-      facts([
-        ['Graph', graph.id],
-        ['Cycle', String(graph.cycle)],
-        ['Submitted', `${when(graph.createdAt)} by ${graph.submittedBy}`],
-        ['Updated', when(graph.updatedAt)],
-      ]),
-    );
-    head.querySelector('.status').id = 'graph-status';
-    renderActions(graph);
+    redraw(head, `${graph.status}|${graph.cycle}|${graph.updatedAt}`, () => {
+      fill(
+        head,
+        h('h1', { class: 'goal', title: graph.goal }, graph.goal),
+        h('div', { class: 'graph-facts' }, statusBadge(graph.status), liveState),
+        facts([
+          ['Graph', graph.id],
+          ['Cycle', String(graph.cycle)],
+          ['Submitted', `${when(graph.createdAt)} by ${graph.submittedBy}`],
+          ['Updated', when(graph.updatedAt)],
+        ]),
+      );
+      head.querySelector('.status').id = 'graph-status';
+    });
+    redraw(actions, `${graph.status}|${graph.failure?.reason}`, () => renderActions(graph));
     const key = layoutKey(tasks);
     if (key !== drawnKey) {
       if (tasks.length === 0) fill(dag, h('p', { class: 'muted' }, 'Not planned yet.'));
@@ -156,24 +166,40 @@ export function mountGraph(root, params, app) {
       ['timeline', `Timeline (${events.length})`, `${base}/timeline`],
     ];
     if (route.tab === 'task') entries.push(['task', `Task ${route.taskId}`, taskHref(route.taskId)]);
-    fill(
-      tabs,
-      entries.map(([tab, label, href]) =>
-        h('a', { href, 'data-tab': tab, class: route.tab === tab ? 'active' : null }, label),
+    redraw(tabs, JSON.stringify([route.tab, entries]), () =>
+      fill(
+        tabs,
+        entries.map(([tab, label, href]) =>
+          h('a', { href, 'data-tab': tab, class: route.tab === tab ? 'active' : null }, label),
+        ),
       ),
     );
   }
 
   function renderPanel() {
-    if (route.tab === 'timeline') {
-      if (panel.firstChild !== timeline.table) panel.replaceChildren(timeline.table);
+    const { tab, taskId } = route;
+    if (tab === 'timeline') {
+      redraw(panel, 'timeline', () => panel.replaceChildren(timeline.table));
       return;
     }
-    const keepScroll = window.scrollY;
-    if (route.tab === 'audits') panel.replaceChildren(auditsPanel(model));
-    else if (route.tab === 'task') panel.replaceChildren(taskPanel(model, route.taskId, events));
-    else panel.replaceChildren(overviewPanel(model, taskHref));
-    window.scrollTo({ top: keepScroll });
+    let key;
+    let draw;
+    if (tab === 'audits') {
+      key = `audits|${model.audits.map((audit) => audit.seq).join(',')}`;
+      draw = () => auditsPanel(model);
+    } else if (tab === 'task') {
+      const task = model.tasks.find((candidate) => candidate.id === taskId);
+      key = `task|${taskId}|${JSON.stringify(task)}|${events.filter((e) => e.taskId === taskId).length}`;
+      draw = () => taskPanel(model, taskId, events);
+    } else {
+      key = `overview|${model.graph.updatedAt}|${model.graph.status}|${JSON.stringify(model.tasks.map((t) => [t.status, t.lastSeq, t.assignee]))}`;
+      draw = () => overviewPanel(model, taskHref);
+    }
+    redraw(panel, key, () => {
+      const keepScroll = window.scrollY;
+      panel.replaceChildren(draw());
+      window.scrollTo({ top: keepScroll });
+    });
   }
 
   function onEvent(message) {

@@ -22,6 +22,7 @@ export function mountGraphs(root, params) {
   let cursors = [undefined]; // the cursor of each page visited; the last one is shown
   let nextCursor = null;
   const counts = new Map(); // graphId → { version, text }
+  const rowsShown = new Map(); // graphId → { version, row, ageCell }: unchanged rows are kept, not rebuilt
   let stopped = false;
 
   const filter = h(
@@ -96,12 +97,19 @@ export function mountGraphs(root, params) {
       next.disabled = nextCursor === null;
       fill(pageLabel, `page ${cursors.length}`);
       const rows = page.graphs.map((graph) => {
+        const version = `${graph.status}|${graph.cycle}|${graph.updatedAt}`;
+        const known = rowsShown.get(graph.id);
+        if (known?.version === version) {
+          fill(known.ageCell, age(graph.createdAt));
+          return known.row;
+        }
         const tasks = h('td', { class: 'counts' }, counts.get(graph.id)?.text ?? '…');
         countsOf(graph).then(
           (text) => fill(tasks, text),
           () => fill(tasks, '?'),
         );
-        return h(
+        const ageCell = h('td', { title: graph.createdAt }, age(graph.createdAt));
+        const row = h(
           'tr',
           { 'data-graph-id': graph.id, 'data-status': graph.status },
           h('td', {}, statusBadge(graph.status)),
@@ -111,10 +119,14 @@ export function mountGraphs(root, params) {
             h('a', { href: `#/graphs/${encodeURIComponent(graph.id)}`, title: graph.goal }, graph.goal),
           ),
           h('td', {}, String(graph.cycle)),
-          h('td', { title: graph.createdAt }, age(graph.createdAt)),
+          ageCell,
           tasks,
         );
+        rowsShown.set(graph.id, { version, row, ageCell });
+        return row;
       });
+      const onPage = new Set(page.graphs.map((graph) => graph.id));
+      for (const id of rowsShown.keys()) if (!onPage.has(id)) rowsShown.delete(id);
       body.replaceChildren(...rows);
       if (rows.length === 0) body.append(h('tr', {}, h('td', { colspan: 5, class: 'muted' }, 'No graphs.')));
       message.replaceChildren();
