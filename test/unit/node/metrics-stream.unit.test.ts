@@ -1,9 +1,10 @@
-import type { Metric } from 'prom-client';
+import { Registry } from 'prom-client';
 import { v7 as uuidv7 } from 'uuid';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { type EventDraft, evolveGraph, type GraphState, stamp } from '../../../src/events/index.ts';
 import { StreamMetrics } from '../../../src/node/stream-metrics.ts';
 import type { AuditReport, Usage } from '../../../src/protocol/index.ts';
+import { parseExposition, seriesValue } from '../../int/api/metrics-exposition.ts';
 
 const GRAPH = '0190a3c4-0000-7000-8000-000000000001';
 const T0 = Date.parse('2026-03-01T12:00:00.000Z');
@@ -59,7 +60,11 @@ function report(passed: boolean, extra: Partial<AuditReport> = {}): AuditReport 
 }
 
 /** The value of one series (a counter's, or a histogram's `_count` / `_sum`). */
-async function value(metric: Metric, labels: Record<string, string>, series = ''): Promise<number> {
+async function value(
+  metric: { get(): Promise<{ name: string; values: unknown[] }> },
+  labels: Record<string, string>,
+  series = '',
+): Promise<number> {
   const { name, values } = await metric.get();
   const wanted = name + series;
   // A histogram's values name their series (`metricName`); a counter's do not.
@@ -262,6 +267,37 @@ describe('StreamMetrics: what applied events count', () => {
     unseen.observe([{ seq: 9, subject: 's', event, anomaly: null }]);
     expect(await value(unseen.results, { kind: 'work', status: 'completed' })).toBe(1);
     expect(await value(unseen.taskRun, { kind: 'work', outcome: 'completed' }, '_count')).toBe(0);
+  });
+
+  it('reads as Prometheus text through a prom-client Registry, buckets cumulative', async () => {
+    stream.complete('a', stream.claim('a', 1_000), 31_000);
+    stream.add(
+      { type: 'TaskReleased', graphId: GRAPH, taskId: 'b', data: { claimToken: '1', reason: null } },
+      31_001,
+    );
+    const registry = new Registry();
+    for (const metric of metrics.all()) registry.registerMetric(metric);
+    const families = parseExposition(await registry.metrics());
+    expect(families.get('am_task_run_seconds')?.type).toBe('histogram');
+    expect(families.get('am_task_claims_total')?.type).toBe('counter');
+    expect(
+      seriesValue(families, 'am_task_run_seconds_bucket', { kind: 'work', outcome: 'completed', le: '10' }),
+    ).toBe(0);
+    expect(
+      seriesValue(families, 'am_task_run_seconds_bucket', { kind: 'work', outcome: 'completed', le: '30' }),
+    ).toBe(1);
+    expect(
+      seriesValue(families, 'am_task_run_seconds_bucket', { kind: 'work', outcome: 'completed', le: '+Inf' }),
+    ).toBe(1);
+    expect(seriesValue(families, 'am_task_queue_wait_seconds_bucket', { kind: 'work', le: '1' })).toBe(1);
+    expect(seriesValue(families, 'am_task_queue_wait_seconds_bucket', { kind: 'work', le: '0.5' })).toBe(0);
+    // Bound label sets are there from the start, at zero; a released claim of no task is an anomaly.
+    expect(families.get('am_task_results_total')?.samples).toHaveLength(6);
+    expect(seriesValue(families, 'am_stream_anomalies_total', { type: 'TaskReleased' })).toBe(1);
+    registry.resetMetrics();
+    expect(seriesValue(parseExposition(await registry.metrics()), 'am_task_claims_total')).toBe(0);
+    stream.claim('b', 31_002);
+    expect(seriesValue(parseExposition(await registry.metrics()), 'am_task_claims_total')).toBe(1);
   });
 
   it('forgets the oldest claims past maxOpenClaims (claims of cancelled graphs never end)', () => {
