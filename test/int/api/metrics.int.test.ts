@@ -222,7 +222,9 @@ describe('/metrics over a real nats-server: a workload moves the series it shoul
       message: 'the planner plans',
     });
     expect((await call('POST', `/v1/graphs/${plannedId}/cancel`, ADMIN, {})).status).toBe(202);
-    await waitUntil(async () => (await graph(plannedId)).graph.status === 'CANCELLED', { message: 'cancelled' });
+    await waitUntil(async () => (await graph(plannedId)).graph.status === 'CANCELLED', {
+      message: 'cancelled',
+    });
 
     let after = await scrape(main);
     await waitUntil(
