@@ -135,7 +135,7 @@ describe('ClaimTask', () => {
       expect(decision.event).toMatchObject({ type: 'TaskClaimed', taskId: SYNTHESIS_TASK_ID });
     });
 
-    it('offers the synthesis task only to workers with the graph\'s synthesisCapability', () => {
+    it("offers the synthesis task only to workers with the graph's synthesisCapability", () => {
       const g = given().submit(undefined, { synthesisCapability: 'writer' }).throughAudit();
       expectCode(decideClaimTask(claimTask(SYNTHESIS_TASK_ID), g.state), 'AM_ERR_TASK_NOT_READY');
       expectAppend(decideClaimTask(claimTask(SYNTHESIS_TASK_ID, { capabilities: ['writer'] }), g.state));
