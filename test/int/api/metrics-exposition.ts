@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
 /**
  * A strict reader of the Prometheus text exposition format (version 0.0.4), for tests of /metrics: it
  * throws, naming the line, on anything a Prometheus server would refuse or that breaks the format's rules
@@ -161,4 +164,11 @@ export function seriesValue(
     }
   }
   return total;
+}
+
+/** The metric families deploy/grafana/agentmanager.json queries (a histogram's series named by its family). */
+export function dashboardFamilies(): string[] {
+  const path = join(import.meta.dirname, '../../../deploy/grafana/agentmanager.json');
+  const names = readFileSync(path, 'utf8').match(/\bam_[a-z0-9_]+/g) ?? [];
+  return [...new Set(names.map((name) => name.replace(/_(bucket|sum|count)$/, '')))];
 }

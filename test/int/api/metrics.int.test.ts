@@ -16,7 +16,7 @@ import {
   startFakeOpenAiServer,
 } from '../../fixtures/fake-openai-server.ts';
 import { httpCall, makeTempDir, startTestNats, type TestNats, waitUntil } from '../../kit/index.ts';
-import { type Family, parseExposition, seriesValue } from './metrics-exposition.ts';
+import { dashboardFamilies, type Family, parseExposition, seriesValue } from './metrics-exposition.ts';
 
 const ADMIN = 'metrics-test-admin-token-0123456789';
 
@@ -287,6 +287,11 @@ describe('/metrics over a real nats-server: a workload moves the series it shoul
     expect(delta('am_llm_tokens_total', { role: 'auditor', kind: 'completion' })).toBe(14);
     expect(delta('am_llm_call_duration_seconds_count', { role: 'auditor' })).toBe(2);
     expect(delta('am_llm_call_duration_seconds_count', { role: 'planner' })).toBe(2);
+
+    // Every server series the Grafana dashboard queries exists (the worker's are checked by the worker's test).
+    for (const name of dashboardFamilies().filter((n) => !n.startsWith('am_worker_'))) {
+      expect(after.has(name), name).toBe(true);
+    }
 
     // Per-process claim tallies and HTTP.
     expect(delta('am_claims_total', { outcome: 'claimed' })).toBe(6);

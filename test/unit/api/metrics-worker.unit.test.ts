@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { WorkerMetrics } from '../../../src/api/http/metrics/worker-metrics.ts';
 import { LlmMetrics } from '../../../src/node/llm-metrics.ts';
-import { parseExposition, seriesValue } from '../../int/api/metrics-exposition.ts';
+import { dashboardFamilies, parseExposition, seriesValue } from '../../int/api/metrics-exposition.ts';
 
 const usage = { promptTokens: 30, completionTokens: 12 };
 
@@ -69,7 +69,10 @@ describe('WorkerMetrics and LlmMetrics: what a worker serves on --metrics-port',
       seriesValue(families, 'am_worker_task_run_seconds_count', { kind: 'work', outcome: 'failed' }),
     ).toBe(0);
     expect(seriesValue(families, 'am_worker_task_run_seconds_sum', { kind: 'synthesis' })).toBe(0.5);
-    // The process's own series are there too.
+    // The process's own series are there too, and every worker series the Grafana dashboard queries.
     expect(families.has('am_process_cpu_seconds_total')).toBe(true);
+    const queried = dashboardFamilies().filter((name) => name.startsWith('am_worker_'));
+    expect(queried.length).toBeGreaterThan(0);
+    for (const name of queried) expect(families.has(name), name).toBe(true);
   });
 });
