@@ -158,6 +158,7 @@ export async function startServerRuntime(opts: ServerRuntimeOptions): Promise<Se
       ...(config.AM_MCP_ALLOWED_ORIGINS === undefined
         ? {}
         : { mcpAllowedOrigins: config.AM_MCP_ALLOWED_ORIGINS }),
+      ...(config.AM_SESSION_SECRET === undefined ? {} : { sessionSecret: config.AM_SESSION_SECRET }),
     });
     await app.listen({ port, host: config.AM_HTTP_HOST });
     // Stop taking HTTP requests first: it is the last cleanup pushed, so it runs first.

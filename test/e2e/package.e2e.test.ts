@@ -152,6 +152,7 @@ describe('the agentmanager package (npm pack, installed offline in an empty fold
         'dist/index.js',
         'dist/index.d.ts',
         'dist/cli/main.js',
+        'dist/dashboard/index.html',
         'bin/am.mjs',
         'README.md',
         'docs/architecture.md',
