@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { registerAgentsCommand } from './commands/agents.ts';
 import { registerDemoCommand } from './commands/demo.ts';
+import { registerDoctorCommand } from './commands/doctor.ts';
 import { registerEventsCommand } from './commands/events.ts';
 import { registerGraphCommand } from './commands/graph.ts';
 import { registerGraphActionCommands } from './commands/graph-actions.ts';
@@ -35,6 +36,7 @@ registerAgentsCommand(program);
 registerGraphActionCommands(program);
 registerDemoCommand(program);
 registerProjectionsCommand(program);
+registerDoctorCommand(program);
 registerMcpCommand(program);
 
 try {
