@@ -9,7 +9,15 @@ export interface AgentsClientOptions {
   config?: string;
 }
 
-export interface AgentsAddOptions extends AgentsClientOptions {
+/** Where the agent's file says its NATS is, when `am agents add|rotate --out` is told. */
+export interface NatsTargetOptions {
+  /** The NATS URL(s) workers use (e.g. a cluster's `tls://` addresses); else NATS_URL, else the embedded server's. */
+  natsUrl?: string;
+  /** A NATS user the operator manages (accounts/JWT): written instead of the agent's own user, without a password. */
+  natsUser?: string;
+}
+
+export interface AgentsAddOptions extends AgentsClientOptions, NatsTargetOptions {
   role: string;
   out?: string;
 }
@@ -17,7 +25,7 @@ export interface AgentsAddOptions extends AgentsClientOptions {
 // What `am agents add | list | revoke` do (their options are in agents.ts; this file is loaded only when
 // one of them runs).
 
-export interface AgentsRotateOptions extends AgentsClientOptions {
+export interface AgentsRotateOptions extends AgentsClientOptions, NatsTargetOptions {
   out?: string;
 }
 
@@ -29,7 +37,7 @@ export async function runAgentsAdd(id: string, opts: AgentsAddOptions): Promise<
     agentId: id,
     role: opts.role,
   });
-  showCredentials(reply, 'registered', target.url, config, opts.out);
+  showCredentials(reply, 'registered', target.url, config, opts);
 }
 
 /** New token and NATS password (the old ones stop working); how a pre-NATS-user agent gets NATS access. */
@@ -41,7 +49,7 @@ export async function runAgentsRotate(id: string, opts: AgentsRotateOptions): Pr
     'POST',
     `/v1/agents/${encodeURIComponent(id)}/rotate`,
   );
-  showCredentials(reply, 'has new credentials', target.url, config, opts.out);
+  showCredentials(reply, 'has new credentials', target.url, config, opts);
 }
 
 /** Prints the secrets once, or writes them into a mcp_client_config.json (mode 0600) and says where. */
@@ -50,8 +58,9 @@ function showCredentials(
   what: string,
   serverUrl: string,
   config: ReturnType<typeof loadConfig>,
-  out: string | undefined,
+  opts: NatsTargetOptions & { out?: string },
 ): void {
+  const { out } = opts;
   if (out === undefined) {
     process.stdout.write(
       `agent ${reply.agentId} (${reply.role}) ${what}; shown once:\n` +
@@ -61,18 +70,26 @@ function showCredentials(
     );
     return;
   }
-  const natsUrl = config.NATS_URL ?? embeddedNatsUrl(config.AM_HOME) ?? undefined;
+  const natsUrl = opts.natsUrl ?? config.NATS_URL ?? embeddedNatsUrl(config.AM_HOME) ?? undefined;
   const file: ClientConfig = {
     client_agent_id: reply.agentId,
     server_url: serverUrl,
     auth_token: reply.token,
     ...(natsUrl === undefined ? {} : { nats_url: natsUrl }),
-    nats_user: reply.natsUser,
-    nats_password: reply.natsPassword,
+    // A user the operator manages has a password AM never sees: the file leaves it for them to add.
+    ...(opts.natsUser === undefined
+      ? { nats_user: reply.natsUser, nats_password: reply.natsPassword }
+      : { nats_user: opts.natsUser }),
   };
   writeFileSync(out, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600 });
   process.stdout.write(
-    `agent ${reply.agentId} (${reply.role}) ${what}; wrote ${out} (it holds the token and NATS password; they are not shown again)\n` +
+    `agent ${reply.agentId} (${reply.role}) ${what}; wrote ${out} (it holds the token${opts.natsUser === undefined ? ' and NATS password' : ''}; they are not shown again)\n` +
+      (natsUrl === undefined
+        ? `no NATS address known here (NATS_URL unset, no embedded server): add nats_url to ${out} for --transport nats, or pass --nats-url\n`
+        : '') +
+      (opts.natsUser === undefined
+        ? ''
+        : `add nats_password for NATS user ${opts.natsUser} to ${out} before starting a NATS worker\n`) +
       `start it with: npx am worker --config ${out}\n`,
   );
 }

@@ -14,6 +14,14 @@ export function registerAgentsCommand(program: Command): void {
     .argument('<id>', 'agent id (A-Z a-z 0-9 _ -)')
     .requiredOption('--role <role>', 'worker or admin')
     .option('--out <file>', 'write a mcp_client_config.json for this agent (mode 0600)')
+    .option(
+      '--nats-url <url>',
+      'with --out: the NATS URL(s) workers use (default NATS_URL, else the embedded server)',
+    )
+    .option(
+      '--nats-user <user>',
+      "with --out: a NATS user your NATS operator manages, written instead of the agent's own (add its password)",
+    )
     .option('--config <file>', 'a mcp_client_config.json naming the server and an admin token')
     .action(async (id: string, opts: AgentsAddOptions) =>
       (await import('./agents.run.ts')).runAgentsAdd(id, opts),
@@ -30,6 +38,11 @@ export function registerAgentsCommand(program: Command): void {
     )
     .argument('<id>', 'agent id')
     .option('--out <file>', 'write a mcp_client_config.json with the new credentials (mode 0600)')
+    .option(
+      '--nats-url <url>',
+      'with --out: the NATS URL(s) workers use (default NATS_URL, else the embedded server)',
+    )
+    .option('--nats-user <user>', 'with --out: a NATS user your NATS operator manages (add its password)')
     .option('--config <file>', 'a mcp_client_config.json naming the server and an admin token')
     .action(async (id: string, opts: AgentsRotateOptions) =>
       (await import('./agents.run.ts')).runAgentsRotate(id, opts),
