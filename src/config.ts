@@ -104,6 +104,11 @@ export const ConfigSchema = z.object({
    * a random key per process (sessions end when the server restarts).
    */
   AM_SESSION_SECRET: optionalString.pipe(z.string().min(32, 'at least 32 characters').optional()),
+  /**
+   * An OTLP/HTTP collector (e.g. http://localhost:4318): `am server`, `am up` and `am worker` then export
+   * trace spans to `<endpoint>/v1/traces` (docs/metrics.md "Tracing"). Unset: no tracing, nothing loaded.
+   */
+  AM_OTLP_ENDPOINT: optionalString,
   /** URL prefixes the worker's http_get tool may fetch, comma separated. Default: none (tool off). */
   AM_HTTP_GET_ALLOWLIST: optionalString,
   /** `am projections serve`: the Postgres read model's database (a postgres:// URL); `--postgres` wins. Unset: none. */

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { context as otelContext, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import OpenAI, { APIConnectionError, APIError } from 'openai';
 import { zodResponseFormat } from 'openai/helpers/zod';
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
@@ -187,7 +188,30 @@ export class OpenAiLlmClient implements StructuredLlm {
     return this.models[role];
   }
 
-  async complete<T, U = T>(request: StructuredRequest<T, U>): Promise<StructuredResponse<U>> {
+  complete<T, U = T>(request: StructuredRequest<T, U>): Promise<StructuredResponse<U>> {
+    if (trace.getActiveSpan() === undefined) return this.observedComplete(request);
+    // Inside a traced task (or server span): one span per call; role, name and model only, no prompts.
+    const span = trace.getTracer('agentmanager-agent').startSpan('am.llm.call', {
+      kind: SpanKind.CLIENT,
+      attributes: {
+        'am.llm.role': request.role,
+        'am.llm.name': request.name,
+        'am.llm.model': this.models[request.role],
+      },
+    });
+    return otelContext
+      .with(trace.setSpan(otelContext.active(), span), () => this.observedComplete(request))
+      .catch((error: unknown) => {
+        span.setStatus({
+          code: SpanStatusCode.ERROR,
+          message: error instanceof AppError ? error.code : 'AM_ERR_INTERNAL',
+        });
+        throw error;
+      })
+      .finally(() => span.end());
+  }
+
+  private async observedComplete<T, U>(request: StructuredRequest<T, U>): Promise<StructuredResponse<U>> {
     const onFailure = this.observer?.onFailure;
     const labels: CallLabels | undefined =
       this.observer === undefined

@@ -1,3 +1,4 @@
+import { type Context, context as otelContext, type Span, trace } from '@opentelemetry/api';
 import { isAppError } from '../errors.ts';
 import {
   type ClaimContext,
@@ -96,62 +97,69 @@ async function runReact(
   };
 
   for (let index = 0; index < maxSteps; index++) {
-    throwIfAborted(signal);
-    const started = now();
-    let decision: StepDecision;
+    const step = stepSpan(index);
     try {
-      const decided = await decider.decide(
-        { task, context, history: [...history], tools: descriptors },
-        signal,
-      );
-      decision = decided.decision;
-      usage = addUsage(usage, decided.usage);
-    } catch (error) {
-      return failure(error, history, signal);
-    }
-    const thought = truncate(decision.thought, LIMITS.maxThoughtChars);
-    const action = decision.action;
-    switch (action.type) {
-      case 'final': {
-        const answer = truncate(action.answer, LIMITS.maxOutputChars);
-        record({
-          thought,
-          action: { type: 'final', answer },
-          startedAt: new Date(started).toISOString(),
-          durationMs: Math.max(0, Math.round(now() - started)),
-        });
-        return {
-          status: 'completed',
-          result: {
-            output: answer,
-            history,
-            usage,
-            model: decider.model,
-            promptVersion: decider.promptVersion,
-          },
-        };
+      throwIfAborted(signal);
+      const started = now();
+      let decision: StepDecision;
+      try {
+        const decided = await inStep(step, () =>
+          decider.decide({ task, context, history: [...history], tools: descriptors }, signal),
+        );
+        decision = decided.decision;
+        usage = addUsage(usage, decided.usage);
+      } catch (error) {
+        return failure(error, history, signal);
       }
-      case 'tool': {
-        let observation: string;
-        try {
-          observation = await tools.run(action.name, action.input, { task, context, signal });
-        } catch (error) {
-          // The registry turns tool failures into observations and rethrows only an abort.
-          throw abortedError(signal, error);
+      const thought = truncate(decision.thought, LIMITS.maxThoughtChars);
+      const action = decision.action;
+      switch (action.type) {
+        case 'final': {
+          const answer = truncate(action.answer, LIMITS.maxOutputChars);
+          record({
+            thought,
+            action: { type: 'final', answer },
+            startedAt: new Date(started).toISOString(),
+            durationMs: Math.max(0, Math.round(now() - started)),
+          });
+          return {
+            status: 'completed',
+            result: {
+              output: answer,
+              history,
+              usage,
+              model: decider.model,
+              promptVersion: decider.promptVersion,
+            },
+          };
         }
-        record({
-          thought,
-          action,
-          observation,
-          startedAt: new Date(started).toISOString(),
-          durationMs: Math.max(0, Math.round(now() - started)),
-        });
-        break;
+        case 'tool': {
+          let observation: string;
+          try {
+            step?.span.setAttribute('am.tool', action.name);
+            observation = await inStep(step, () =>
+              tools.run(action.name, action.input, { task, context, signal }),
+            );
+          } catch (error) {
+            // The registry turns tool failures into observations and rethrows only an abort.
+            throw abortedError(signal, error);
+          }
+          record({
+            thought,
+            action,
+            observation,
+            startedAt: new Date(started).toISOString(),
+            durationMs: Math.max(0, Math.round(now() - started)),
+          });
+          break;
+        }
+        default: {
+          const unreachable: never = action;
+          return unreachable;
+        }
       }
-      default: {
-        const unreachable: never = action;
-        return unreachable;
-      }
+    } finally {
+      step?.span.end();
     }
   }
   return {
@@ -214,4 +222,17 @@ function failure(error: unknown, history: Step[], signal: AbortSignal | undefine
     };
   }
   throw error;
+}
+
+/** One ReAct step as the span `am.agent.step`, inside the worker's task span; undefined when untraced. */
+function stepSpan(index: number): { span: Span; ctx: Context } | undefined {
+  if (trace.getActiveSpan() === undefined) return undefined;
+  const span = trace
+    .getTracer('agentmanager-agent')
+    .startSpan('am.agent.step', { attributes: { 'am.step_index': index } });
+  return { span, ctx: trace.setSpan(otelContext.active(), span) };
+}
+
+function inStep<T>(step: { ctx: Context } | undefined, fn: () => Promise<T>): Promise<T> {
+  return step === undefined ? fn() : otelContext.with(step.ctx, fn);
 }

@@ -1,6 +1,8 @@
+import { SpanKind, trace } from '@opentelemetry/api';
 import { z } from 'zod';
 import type { AppContext } from '../node/app-context.ts';
 import { type Principal, type Role, requireRole } from '../node/principal.ts';
+import { contextFrom, inSpan } from '../node/tracing.ts';
 import {
   AgentIdSchema,
   AnyTaskIdSchema,
@@ -145,9 +147,33 @@ export type OperationName = keyof typeof OPERATIONS;
 /**
  * Checks the role, then that this node is ready (a node catching up or cut off from NATS answers
  * AM_ERR_NOT_READY rather than decide on a stale read model), then runs. Input must already be parsed
- * with `op.input`.
+ * with `op.input`. While the node traces, the operation runs as the span `am.<name>`, a child of the
+ * caller's `traceparent` (HTTP header, NATS header) when it sent one.
  */
 export function invoke<S extends z.ZodType, O>(
+  op: Operation<S, O>,
+  ctx: AppContext,
+  principal: Principal,
+  input: z.output<S>,
+  signal?: AbortSignal,
+  traceparent?: string,
+): Promise<O> {
+  if (!ctx.claims.tracing) return untraced(op, ctx, principal, input, signal);
+  return inSpan(
+    `am.${op.name}`,
+    contextFrom(traceparent),
+    { kind: SpanKind.SERVER, attributes: spanAttributes(op.name, principal, input) },
+    async (spanContext) => {
+      const result = await untraced(op, ctx, principal, input, signal);
+      // A submit learns its graph's id only now.
+      const graphId = (result as { graphId?: unknown } | null)?.graphId;
+      if (typeof graphId === 'string') trace.getSpan(spanContext)?.setAttribute('am.graph_id', graphId);
+      return result;
+    },
+  );
+}
+
+function untraced<S extends z.ZodType, O>(
   op: Operation<S, O>,
   ctx: AppContext,
   principal: Principal,
@@ -157,4 +183,15 @@ export function invoke<S extends z.ZodType, O>(
   requireRole(principal, op.roles);
   ctx.readiness.check();
   return op.run(ctx, principal, input, signal);
+}
+
+/** Ids only: never inputs, outputs or credentials. */
+function spanAttributes(name: string, principal: Principal, input: unknown): Record<string, string> {
+  const attributes: Record<string, string> = { 'am.operation': name, 'am.agent_id': principal.agentId };
+  const fields = (input ?? {}) as { graphId?: unknown; taskId?: unknown; id?: unknown };
+  const graphId =
+    fields.graphId ?? (name.endsWith('Graph') || name === 'GetGraphEvents' ? fields.id : undefined);
+  if (typeof graphId === 'string') attributes['am.graph_id'] = graphId;
+  if (typeof fields.taskId === 'string') attributes['am.task_id'] = fields.taskId;
+  return attributes;
 }

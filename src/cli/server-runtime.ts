@@ -9,6 +9,7 @@ import { type Config, natsServers } from '../config.ts';
 import { type Manager, type ManagerAgents, startManager } from '../manager/index.ts';
 import { type AppNode, startAppNode } from '../node/app-node.ts';
 import { type NatsUsersSink, NatsUsersSync } from '../node/nats-users-sync.ts';
+import { startTracing } from '../node/tracing-setup.ts';
 import { closeNats, connectNats } from '../store/connect.ts';
 import { natsUsersFileSink } from '../store/nats-users-file.ts';
 import { Cleanups } from './cleanups.ts';
@@ -72,6 +73,9 @@ export async function startServerRuntime(opts: ServerRuntimeOptions): Promise<Se
     ...(config.NATS_TOKEN === undefined ? {} : { token: config.NATS_TOKEN }),
   });
   const cleanups = new Cleanups(log);
+  // Before the node, which decides once whether to trace; flushed last, after everything that makes spans.
+  const tracing = await startTracing(config.AM_OTLP_ENDPOINT);
+  cleanups.push('tracing', () => tracing.shutdown(1_500), 2_000);
   cleanups.push('NATS connection', () => closeNats(nc, 2_000), 2_500);
   try {
     const port = opts.port ?? config.AM_HTTP_PORT;

@@ -28,6 +28,8 @@ export interface HandleCommandOptions<S> {
   actor: string;
   correlationId?: string;
   causationId?: string;
+  /** The appending span's traceparent (tracing on), stamped into the events' metadata. */
+  traceparent?: string | undefined;
   /** Decisions tried before AM_ERR_CONFLICT. Default 3. */
   maxTries?: number;
   /** How long to wait for the projection to catch up after a conflict (ms). Default 5000. */
@@ -64,6 +66,7 @@ export async function handleCommand<S>(
       ...(opts.correlationId === undefined ? {} : { correlationId: opts.correlationId }),
       ...(opts.causationId === undefined ? {} : { causationId: opts.causationId }),
     };
+    if (opts.traceparent !== undefined) meta.traceparent = opts.traceparent;
     const decision = opts.decide(opts.load(), meta);
     if (decision instanceof AppError) throw decision;
     switch (decision.kind) {

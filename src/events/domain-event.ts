@@ -56,6 +56,8 @@ export interface EventMetadata {
   newId: () => string;
   correlationId?: string;
   causationId?: string;
+  /** Stamped only when given (tracing on): with tracing off events stay byte-identical. */
+  traceparent?: string;
 }
 
 /**
@@ -71,5 +73,6 @@ export function stamp(draft: EventDraft, meta: EventMetadata): DomainEvent {
   event.actor = meta.actor;
   if (meta.correlationId !== undefined) event.correlationId = meta.correlationId;
   if (meta.causationId !== undefined) event.causationId = meta.causationId;
+  if (meta.traceparent !== undefined) event.traceparent = meta.traceparent;
   return event as DomainEvent;
 }

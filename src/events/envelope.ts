@@ -12,6 +12,11 @@ export const envelopeShape = {
   actor: z.string().min(1).max(128),
   causationId: z.string().optional(),
   correlationId: z.string().optional(),
+  /**
+   * The W3C traceparent of the span that appended it, only while tracing is on (AM_OTLP_ENDPOINT); a
+   * GraphSubmitted's is the root of the graph's trace. Optional, so events without it stay as they were.
+   */
+  traceparent: z.string().max(128).optional(),
 } as const;
 
 /** Builds the schema of one event type at one version. */
@@ -31,4 +36,5 @@ export type EnvelopeFields = {
   actor: string;
   causationId?: string | undefined;
   correlationId?: string | undefined;
+  traceparent?: string | undefined;
 };

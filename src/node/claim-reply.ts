@@ -45,8 +45,9 @@ export function claimReply(
   state: GraphState,
   task: TaskState,
   claim: { token: string; attempt: number; leaseUntil: number },
+  traceparent?: string,
 ): ClaimReply {
-  return {
+  const reply: ClaimReply = {
     task: {
       id: task.id,
       graphId: state.id,
@@ -61,4 +62,6 @@ export function claimReply(
     leaseMs: state.options.leaseMs,
     context: claimContext(results, state, task),
   };
+  if (traceparent !== undefined) reply.traceparent = traceparent;
+  return reply;
 }

@@ -9,6 +9,8 @@ import type { NodeMetrics } from './node-metrics.ts';
 import type { Principal } from './principal.ts';
 import type { Readiness } from './readiness.ts';
 import { type CommandNode, runGraphCommand } from './run-command.ts';
+import { GraphTraces } from './tracing.ts';
+import { tracingEnabled } from './tracing-setup.ts';
 
 /** The longest a claim may long-poll (DESIGN.md: waitMs <= 30 s). */
 export const MAX_CLAIM_WAIT_MS = 30_000;
@@ -65,8 +67,11 @@ export class ClaimService {
    * one that is still long-polling (or deciding) when its agent is revoked must not be handed a task.
    */
   readonly #revoked = new Set<string>();
+  /** Null unless tracing was on when the node started: the claim path then costs nothing extra. */
+  readonly #traces: GraphTraces | null;
 
   constructor(private readonly node: ClaimNode) {
+    this.#traces = tracingEnabled() ? new GraphTraces(node.projector) : null;
     node.projector.onApplied((batch) => {
       for (const { event } of batch.events) {
         if (event.type === 'AgentRevoked') this.#onRevoked(event.data.agentId);
@@ -84,6 +89,11 @@ export class ClaimService {
 
   #requireActive(principal: Principal): void {
     if (this.#revoked.has(principal.agentId)) throw revokedError(principal.agentId);
+  }
+
+  /** Whether this node traces (decided when it started): operations get spans only then. */
+  get tracing(): boolean {
+    return this.#traces !== null;
   }
 
   /** Claims long-polling now (for metrics, and for tests that must know a claim is waiting). */
@@ -164,11 +174,26 @@ export class ClaimService {
    * One claim attempt on one candidate: the reply, `'next'` when the candidate is gone, or null when this
    * request already claimed (and possibly finished) a task earlier: it must not claim a second one.
    */
-  async #tryCandidate(
+  #tryCandidate(
     key: string,
     principal: Principal,
     body: ClaimRequest,
     entry: ReadyEntry,
+  ): Promise<ClaimReply | null | 'next'> {
+    if (this.#traces === null) return this.#attempt(key, principal, body, entry, undefined);
+    const attributes = { 'am.task_id': entry.taskId, 'am.agent_id': principal.agentId };
+    return this.#traces.claim(entry.graphId, attributes, (traceparent) =>
+      this.#attempt(key, principal, body, entry, traceparent),
+    );
+  }
+
+  /** #tryCandidate's work; `traceparent` (the claim span's, tracing on) goes into the reply. */
+  async #attempt(
+    key: string,
+    principal: Principal,
+    body: ClaimRequest,
+    entry: ReadyEntry,
+    traceparent: string | undefined,
   ): Promise<ClaimReply | null | 'next'> {
     const { projector, readyIndex, metrics } = this.node;
     const { graphId, taskId } = entry;
@@ -234,11 +259,13 @@ export class ClaimService {
     if (claimed?.type !== 'TaskClaimed')
       throw new AppError('AM_ERR_INTERNAL', 'a claim appended something else');
     this.#rememberUntilProjected(key, outcome.seq);
-    return claimReply(this.node.results, state, task, {
-      token: String(outcome.seq),
-      attempt: claimed.data.attempt,
-      leaseUntil: claimed.data.leaseUntil,
-    });
+    return claimReply(
+      this.node.results,
+      state,
+      task,
+      { token: String(outcome.seq), attempt: claimed.data.attempt, leaseUntil: claimed.data.leaseUntil },
+      traceparent,
+    );
   }
 
   #rememberUntilProjected(key: string, seq: number): void {

@@ -4,6 +4,7 @@ import { type AppError, isAppError } from '../errors.ts';
 import type { EventMetadata, GraphState } from '../events/index.ts';
 import type { Projector } from '../projections/index.ts';
 import type { EventStore } from '../store/event-store.ts';
+import { activeTraceparent } from './tracing.ts';
 
 /** What the node's command path needs (AppContext has it all). */
 export interface CommandNode {
@@ -40,9 +41,12 @@ export async function runGraphCommand(
   decide: (state: GraphState | null, metadata: EventMetadata) => Decision | AppError,
   opts: { maxTries?: number } = {},
 ): Promise<CommandOutcome> {
+  // Undefined whenever tracing is off (no span is ever active): nothing is added to the events.
+  const traceparent = activeTraceparent();
   const run = () =>
     handleCommand(ctx.ports, {
       actor,
+      traceparent,
       load: () => ctx.projector.graphState(graphId),
       decide,
       ...(opts.maxTries === undefined ? {} : { maxTries: opts.maxTries }),

@@ -62,6 +62,8 @@ export const ClaimReplySchema = z.object({
   /** The graph's lease length: a heartbeat every third of it keeps the claim. */
   leaseMs: z.number().int().positive(),
   context: ClaimContextSchema,
+  /** Only while the server traces (AM_OTLP_ENDPOINT): the W3C traceparent of the claim's span in the graph's trace. */
+  traceparent: z.string().max(128).optional(),
 });
 export type ClaimReply = z.infer<typeof ClaimReplySchema>;
 

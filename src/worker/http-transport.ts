@@ -10,6 +10,7 @@ import type {
   SubmitResultRequest,
 } from '../protocol/index.ts';
 import { isRetryable, withRetry } from './retry.ts';
+import { outgoingTraceparent } from './trace-context.ts';
 import {
   type CallOptions,
   type LinkChange,
@@ -92,11 +93,17 @@ export class HttpTransport implements WorkerTransport {
   private async send<T>(path: string, body: unknown, timeoutMs: number, caller?: AbortSignal): Promise<T> {
     const timeout = AbortSignal.timeout(timeoutMs);
     const signal = caller ? AbortSignal.any([timeout, caller]) : timeout;
+    const headers: Record<string, string> = {
+      authorization: `Bearer ${this.opts.token}`,
+      'content-type': 'application/json',
+    };
+    const traceparent = outgoingTraceparent();
+    if (traceparent !== undefined) headers.traceparent = traceparent;
     let response: Response;
     try {
       response = await fetch(`${this.base}${path}`, {
         method: 'POST',
-        headers: { authorization: `Bearer ${this.opts.token}`, 'content-type': 'application/json' },
+        headers,
         body: JSON.stringify(body),
         signal,
       });

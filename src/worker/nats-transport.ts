@@ -17,6 +17,7 @@ import {
 } from '../protocol/index.ts';
 import { hedgedClaim } from './hedged-claim.ts';
 import { isRetryable, withRetry } from './retry.ts';
+import { outgoingTraceparent } from './trace-context.ts';
 import {
   type CallOptions,
   type LinkChange,
@@ -234,12 +235,22 @@ export class NatsTransport implements WorkerTransport {
     }
   }
 
+  /** The authorization header, plus the active span's traceparent while a traced task runs. */
+  #headers(): EncodedHeaders {
+    const traceparent = outgoingTraceparent();
+    if (traceparent === undefined) return this.authorizationHeader;
+    return encodeHeaders([
+      ['authorization', `Bearer ${this.opts.token}`],
+      ['traceparent', traceparent],
+    ]);
+  }
+
   private async request<T>(operation: string, body: unknown, timeoutMs: number): Promise<T> {
     let raw: Uint8Array;
     try {
       const msg = await this.requests.request(`${this.prefix}.${operation}`, JSON.stringify(body), {
         timeoutMs,
-        headers: this.authorizationHeader,
+        headers: this.#headers(),
       });
       raw = msg.data;
     } catch (error) {

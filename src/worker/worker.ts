@@ -1,8 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { context } from '@opentelemetry/api';
 import { v4 as uuidv4 } from 'uuid';
 import type { ClaimContext, ClaimedTask, ClaimReply, Step, TaskError, Usage } from '../protocol/index.ts';
 import { LazyAbort } from './lazy-abort.ts';
 import { isRetryable } from './retry.ts';
+import { runTraced, stepContext } from './trace-context.ts';
 import { type CallOptions, WorkerApiError, type WorkerTransport } from './worker-transport.ts';
 
 /** How long one progress step is retried (best effort: steps are a live view, the result holds them all). */
@@ -169,7 +171,8 @@ export function createWorker(handlers: WorkerHandlers, opts: WorkerOptions): Wor
       if (claim === null) continue;
       stats.claimed += 1;
       emit({ type: 'claimed', task: claim.task, claimToken: claim.claimToken });
-      const after = await run(claim);
+      const claimed: ClaimReply = claim;
+      const after = await runTraced(claimed, () => run(claimed));
       handedOver = after.next;
       // A next claim asked with the result and not handed over may still have been made (its reply lost
       // with the result's, or it failed after storing): the next claim asks again by the same id.
@@ -244,16 +247,18 @@ export function createWorker(handlers: WorkerHandlers, opts: WorkerOptions): Wor
     const onStep = (step: Step) => {
       const index = stepIndex++;
       stepsInFlight += 1;
+      const traced = stepContext(index);
+      const send = () => {
+        const until = Date.now() + PROGRESS_RETRY_MS;
+        return opts.transport.progress(
+          task.id,
+          { graphId: task.graphId, claimToken, step, index },
+          { retryUntil: () => Math.min(until, stopDeadline) },
+        );
+      };
       // In order, and never blocking the task: progress is best effort.
       progressChain = progressChain
-        .then(() => {
-          const until = Date.now() + PROGRESS_RETRY_MS;
-          return opts.transport.progress(
-            task.id,
-            { graphId: task.graphId, claimToken, step, index },
-            { retryUntil: () => Math.min(until, stopDeadline) },
-          );
-        })
+        .then(() => (traced === undefined ? send() : context.with(traced, send)))
         .catch(() => {})
         .finally(() => {
           stepsInFlight -= 1;

@@ -148,7 +148,15 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
         reply.raw.on('close', () => {
           if (!reply.raw.writableFinished) abort.abort();
         });
-        const result = await invoke(op, ctx, principal, input, abort.signal);
+        const traceparent = request.headers.traceparent;
+        const result = await invoke(
+          op,
+          ctx,
+          principal,
+          input,
+          abort.signal,
+          typeof traceparent === 'string' ? traceparent : undefined,
+        );
         reply.header('am-projection-seq', String(ctx.projector.appliedSeq));
         if (result === null) return reply.code(204).send();
         return reply.code(spec.status).send(result);

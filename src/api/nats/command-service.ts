@@ -157,7 +157,14 @@ export function startCommandService(opts: CommandServiceOptions): CommandService
         });
       }
       const input = parseInput(op.input, parseBody(msg.data));
-      const data = await invoke(op, ctx, principal, input, stopping.signal);
+      const data = await invoke(
+        op,
+        ctx,
+        principal,
+        input,
+        stopping.signal,
+        msg.headers?.get('traceparent') || undefined,
+      );
       return { ok: true, data: data ?? null };
     } catch (error) {
       return errorReply(error, msg.subject);

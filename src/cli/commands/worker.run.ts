@@ -2,6 +2,7 @@ import { serveMetrics } from '../../api/http/metrics/metrics-server.ts';
 import { WorkerMetrics } from '../../api/http/metrics/worker-metrics.ts';
 import { type Config, loadConfig } from '../../config.ts';
 import { AppError, isAppError } from '../../errors.ts';
+import { startTracing } from '../../node/tracing-setup.ts';
 import type { ClientConfig } from '../../protocol/index.ts';
 import { agentHandlers } from '../../worker/agent-handlers.ts';
 import { loadClientConfig } from '../../worker/client-config-loader.ts';
@@ -52,11 +53,13 @@ export async function runWorker(opts: WorkerCommandOptions): Promise<void> {
       ? new AppError(error.code, `${opts.config}: ${error.message}`, { cause: error })
       : error;
   });
+  const tracing = await startTracing(config.AM_OTLP_ENDPOINT);
   try {
     await runWithTools(opts, client, config, { tools, say, concurrency });
   } finally {
     // Idempotent: normally already done inside the shutdown's deadline; this covers a failed start.
     await tools.close(toolsCloseMs(config.AM_SHUTDOWN_TIMEOUT_MS));
+    await tracing.shutdown(Math.min(2_000, config.AM_SHUTDOWN_TIMEOUT_MS));
   }
 }
 
