@@ -49,6 +49,20 @@ export default defineConfig({
           sequence: { groupOrder: 3 },
         },
       },
+      {
+        // A 3-node NATS cluster from deploy/nats on loopback, with leaders killed: like chaos, one file
+        // at a time and never beside another tier.
+        test: {
+          name: 'cluster',
+          include: ['test/**/*.cluster.test.ts'],
+          globalSetup: ['test/kit/fresh-build.ts'],
+          testTimeout: 180_000,
+          hookTimeout: 180_000,
+          maxWorkers: 1,
+          fileParallelism: false,
+          sequence: { groupOrder: 4 },
+        },
+      },
     ],
   },
 });

@@ -14,6 +14,12 @@ const TIERS = [
   { name: 'build', budget: 60, command: ['npm', 'run', 'build', '--silent'] },
   { name: 'e2e', budget: 300, command: ['npx', 'vitest', 'run', '--project', 'e2e'], needs: ['build'] },
   { name: 'chaos', budget: 240, command: ['npx', 'vitest', 'run', '--project', 'chaos'], needs: ['build'] },
+  {
+    name: 'cluster',
+    budget: 180,
+    command: ['npx', 'vitest', 'run', '--project', 'cluster'],
+    needs: ['build'],
+  },
 ];
 
 const wanted = process.argv.slice(2);
