@@ -16,7 +16,7 @@ import { openApiDocument, type RouteDoc } from './openapi-spec.ts';
 import { clientErrorHandler, errorHandler, frameworkErrorHandler, sendProblem } from './problem-json.ts';
 import { HttpMetrics } from './prom-metrics.ts';
 import { SessionAuth } from './session-auth.ts';
-import { SessionCodec } from './session-cookie.ts';
+import { SessionCodec, sessionCookieOf } from './session-cookie.ts';
 import { DEFAULT_SESSION_TTL_MS, registerSessionRoutes } from './session-routes.ts';
 import { EVENT_STREAM_DOC, registerEventStream } from './sse.ts';
 
@@ -258,10 +258,16 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
 
   app.get('/healthz', async () => ({ ok: true }));
   app.get('/readyz', async (request, reply) => {
-    await authenticated(request, reply);
+    // Probes (load balancers, Docker, Kubernetes) carry no token: they get the verdict alone. The details
+    // (sequences, lag, why) are for callers with a token or a dashboard session, checked like any route.
+    const withCredentials =
+      request.headers.authorization !== undefined || sessionCookieOf(request.headers.cookie) !== undefined;
+    if (withCredentials) await authenticated(request, reply);
     const snapshot = ctx.readiness.snapshot();
     if (!snapshot.ready) reply.header('retry-after', '1');
-    return reply.code(snapshot.ready ? 200 : 503).send(snapshot);
+    return reply
+      .code(snapshot.ready ? 200 : 503)
+      .send(withCredentials ? snapshot : { ready: snapshot.ready });
   });
   app.get('/metrics', async (request, reply) => {
     await authenticated(request, reply);

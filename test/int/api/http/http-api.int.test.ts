@@ -427,7 +427,6 @@ describe('HTTP API over a real nats-server and a real port', () => {
       ['POST', '/v1/agents', { agentId: `auth-${uuidv7().slice(-8)}`, role: 'worker' }, 'admin'],
       ['GET', '/v1/agents', undefined, 'admin'],
       ['POST', '/v1/agents/nobody/revoke', undefined, 'admin'],
-      ['GET', '/readyz', undefined, 'any'],
       ['GET', '/metrics', undefined, 'any'],
       ['GET', '/docs/json', undefined, 'any'],
     ];
@@ -469,6 +468,26 @@ describe('HTTP API over a real nats-server and a real port', () => {
       }
       expect(failures).toEqual([]);
       expect((await call('GET', '/healthz', null)).status).toBe(200);
+    });
+
+    it('answers /readyz without a token with the verdict alone, and its details only to a valid token', async () => {
+      const bare = await call('GET', '/readyz', null);
+      expect(bare.status).toBe(200);
+      expect(bare.body).toEqual({ ready: true });
+      const detailed = await call('GET', '/readyz', worker);
+      expect(detailed.status).toBe(200);
+      expect(detailed.body).toMatchObject({
+        ready: true,
+        appliedSeq: expect.any(Number),
+        lag: expect.any(Number),
+      });
+      for (const [token, code] of [
+        ['not-a-real-token', 'AM_ERR_AUTH_INVALID'],
+        [revoked, 'AM_ERR_AUTH_REVOKED'],
+      ] as const) {
+        const refused = await call('GET', '/readyz', token);
+        expect({ status: refused.status, code: refused.body?.code }).toEqual({ status: 401, code });
+      }
     });
   });
 
