@@ -53,7 +53,10 @@ export const ConfigSchema = z.object({
   /** HTTP port. Default 8080. */
   AM_HTTP_PORT: int(0, 65535).default(8080),
   /** The bootstrap admin token. Unset: `am up` creates one in `$AM_HOME/admin.json`. */
-  AM_ADMIN_TOKEN: optionalString,
+  /** The bootstrap admin token. At least 32 characters: it opens everything, and a short one can be guessed. */
+  AM_ADMIN_TOKEN: optionalString.refine((token) => token === undefined || token.length >= 32, {
+    message: 'must be at least 32 characters (e.g. `openssl rand -hex 32`)',
+  }),
   /** Client commands: the server URL and token (else `--config`, else `$AM_HOME/admin.json`). */
   AM_URL: optionalString,
   AM_TOKEN: optionalString,

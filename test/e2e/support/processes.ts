@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -130,7 +131,7 @@ export async function startServer(opts: {
   env?: Record<string, string | undefined>;
 }): Promise<ServerProc> {
   const port = opts.port ?? (await freePort());
-  const adminToken = opts.adminToken ?? `e2e-admin-${Math.random().toString(36).slice(2)}-token`;
+  const adminToken = opts.adminToken ?? `e2e-admin-${randomUUID()}`;
   const proc = am(['server', '--port', String(port)], {
     NATS_URL: opts.natsUrl,
     AM_ADMIN_TOKEN: adminToken,
