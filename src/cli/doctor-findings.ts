@@ -1,26 +1,11 @@
+import { hasReplicatedCasBugs, parseVersion } from './nats-version.ts';
+
 /** One line of `am doctor`: what was checked, how it went and, when it did not go well, what to do. */
 export interface Finding {
   level: 'ok' | 'warn' | 'fail' | 'skip';
   check: string;
   detail: string;
   fix?: string;
-}
-
-/** The first nats-server release with the fixes for expected-sequence checks on replicated streams. */
-const CAS_FIXED_IN: readonly [number, number, number] = [2, 10, 19];
-
-/** `2.9.10` → [2, 9, 10]; null when it is not a version. */
-export function parseVersion(version: string): [number, number, number] | null {
-  const match = /^v?(\d+)\.(\d+)\.(\d+)/.exec(version.trim());
-  if (!match) return null;
-  return [Number(match[1]), Number(match[2]), Number(match[3])];
-}
-
-function olderThan(a: readonly number[], b: readonly number[]): boolean {
-  for (let i = 0; i < 3; i++) {
-    if ((a[i] ?? 0) !== (b[i] ?? 0)) return (a[i] ?? 0) < (b[i] ?? 0);
-  }
-  return false;
 }
 
 /** What the stream and the server it lives on say, as `am doctor` reads them. */
@@ -36,7 +21,6 @@ export interface NatsFacts {
 /** The verdicts on a deployment's NATS: the stream exists, is replicated on a cluster, on a server without known CAS bugs. */
 export function assessNats(facts: NatsFacts): Finding[] {
   const findings: Finding[] = [];
-  const version = parseVersion(facts.serverVersion);
   findings.push({
     level: 'ok',
     check: 'nats server',
@@ -82,9 +66,9 @@ export function assessNats(facts: NatsFacts): Finding[] {
       fix: "run am doctor with the servers' AM_REPLICAS, or align the servers",
     });
   }
-  if (version === null) {
+  if (parseVersion(facts.serverVersion) === null) {
     findings.push({ level: 'warn', check: 'nats version', detail: `cannot read "${facts.serverVersion}"` });
-  } else if (stream.replicas > 1 && olderThan(version, CAS_FIXED_IN)) {
+  } else if (stream.replicas > 1 && hasReplicatedCasBugs(facts.serverVersion)) {
     findings.push({
       level: 'warn',
       check: 'nats version',

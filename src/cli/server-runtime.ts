@@ -13,6 +13,7 @@ import { startTracing } from '../node/tracing-setup.ts';
 import { closeNats, connectNats } from '../store/connect.ts';
 import { natsUsersFileSink } from '../store/nats-users-file.ts';
 import { Cleanups } from './cleanups.ts';
+import { hasReplicatedCasBugs, REPLICATED_CAS_WARNING } from './nats-version.ts';
 
 export interface ServerRuntimeOptions {
   config: Config;
@@ -72,6 +73,10 @@ export async function startServerRuntime(opts: ServerRuntimeOptions): Promise<Se
     ...(pass === undefined ? {} : { pass }),
     ...(config.NATS_TOKEN === undefined ? {} : { token: config.NATS_TOKEN }),
   });
+  const natsVersion = nc.info?.version ?? 'unknown';
+  if (config.AM_REPLICAS > 1 && hasReplicatedCasBugs(natsVersion)) {
+    log.warn({ natsVersion, replicas: config.AM_REPLICAS }, REPLICATED_CAS_WARNING);
+  }
   const cleanups = new Cleanups(log);
   // Before the node, which decides once whether to trace; flushed last, after everything that makes spans.
   const tracing = await startTracing(config.AM_OTLP_ENDPOINT);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { assessClock, assessNats, type NatsFacts, parseVersion } from '../../../src/cli/doctor-findings.ts';
+import { assessClock, assessNats, type NatsFacts } from '../../../src/cli/doctor-findings.ts';
+import { hasReplicatedCasBugs, parseVersion } from '../../../src/cli/nats-version.ts';
 
 const stream = { name: 'AM_EVENTS', replicas: 3, currentReplicas: 3, leader: 'n1' };
 const facts = (over: Partial<NatsFacts>): NatsFacts => ({
@@ -65,6 +66,12 @@ describe('am doctor: NATS findings', () => {
     expect(parseVersion('v2.9.10')).toEqual([2, 9, 10]);
     expect(parseVersion('2.10.19-beta')).toEqual([2, 10, 19]);
     expect(parseVersion('main')).toBeNull();
+    expect([
+      hasReplicatedCasBugs('2.9.10'),
+      hasReplicatedCasBugs('2.10.18'),
+      hasReplicatedCasBugs('2.10.19'),
+    ]).toEqual([true, true, false]);
+    expect(hasReplicatedCasBugs('2.11.0')).toBe(false);
   });
 });
 
