@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import { AM_VARIABLES, parseAm } from './am-cli.ts';
 
 const DEPLOY = join(import.meta.dirname, '../../../deploy');
@@ -145,5 +145,49 @@ describe('deploy/Dockerfile', () => {
     const env = /^ENV ((?:.*\\\n)*.*)$/m.exec(dockerfile)?.[1] ?? '';
     const names = [...env.matchAll(/([A-Z_]+)=/g)].map((m) => m[1] ?? '');
     expect(names.filter((n) => n !== 'NODE_ENV' && !AM_VARIABLES.has(n))).toEqual([]);
+  });
+});
+
+interface Container {
+  args: string[];
+  env?: Array<{ name: string }>;
+  ports?: Array<{ name: string; containerPort: number }>;
+  livenessProbe?: { httpGet: { path: string; port: string; httpHeaders?: unknown } };
+  readinessProbe?: { httpGet: { path: string; port: string; httpHeaders?: unknown } };
+}
+
+describe('deploy/k8s', () => {
+  const containers = (file: string): Container[] =>
+    parseAllDocuments(read(file))
+      .map(
+        (doc) => doc.toJS() as { kind: string; spec: { template?: { spec: { containers: Container[] } } } },
+      )
+      .filter((doc) => doc.kind === 'Deployment')
+      .flatMap((doc) => doc.spec.template?.spec.containers ?? []);
+
+  it('runs real am subcommands with valid flags and only variables AM reads', () => {
+    const all = [...containers('k8s/am-server.yaml'), ...containers('k8s/am-worker.yaml')];
+    expect(all.map((c) => parseAm(c.args).command)).toEqual(['server', 'worker']);
+    for (const container of all) {
+      const unknown = (container.env ?? []).map((e) => e.name).filter((name) => !AM_VARIABLES.has(name));
+      expect(unknown).toEqual([]);
+    }
+  });
+
+  it('probes the server on the port it listens on: /healthz for liveness, a bare /readyz for readiness', () => {
+    const [server] = containers('k8s/am-server.yaml');
+    const port = String(parseAm(server?.args ?? []).options.port);
+    expect(server?.ports).toEqual([{ name: 'http', containerPort: Number(port) }]);
+    expect(server?.livenessProbe?.httpGet).toEqual({ path: '/healthz', port: 'http' });
+    expect(server?.readinessProbe?.httpGet).toEqual({ path: '/readyz', port: 'http' });
+    expect(server?.env?.find((e) => e.name === 'AM_REPLICAS')).toEqual({ name: 'AM_REPLICAS', value: '3' });
+  });
+
+  it('gives the NATS chart three JetStream replicas', () => {
+    const values = parse(read('k8s/nats-values.yaml')) as {
+      config: { cluster: { enabled: boolean; replicas: number }; jetstream: { enabled: boolean } };
+    };
+    expect(values.config.cluster).toEqual({ enabled: true, replicas: 3 });
+    expect(values.config.jetstream.enabled).toBe(true);
   });
 });
