@@ -50,6 +50,10 @@ export const ConfigSchema = z.object({
   AM_DB: optionalString,
   /** HTTP listen address. Default `127.0.0.1` (use `0.0.0.0` in a container). */
   AM_HTTP_HOST: z.string().default('127.0.0.1'),
+  /** PEM certificate chain for HTTPS (with AM_TLS_KEY). Unset: plain HTTP (put TLS in a proxy in front). */
+  AM_TLS_CERT: optionalString,
+  /** PEM private key for HTTPS (with AM_TLS_CERT). */
+  AM_TLS_KEY: optionalString,
   /** HTTP port. Default 8080. */
   AM_HTTP_PORT: int(0, 65535).default(8080),
   /** The bootstrap admin token. Unset: `am up` creates one in `$AM_HOME/admin.json`. */

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { FastifyInstance } from 'fastify';
@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { buildApp } from '../api/http/app.ts';
 import { type NatsService, startNatsService } from '../api/nats/nats-service.ts';
 import { type Config, natsServers } from '../config.ts';
+import { AppError } from '../errors.ts';
 import { type Manager, type ManagerAgents, startManager } from '../manager/index.ts';
 import { type AppNode, startAppNode } from '../node/app-node.ts';
 import { type NatsUsersSink, NatsUsersSync } from '../node/nats-users-sync.ts';
@@ -160,6 +161,7 @@ export async function startServerRuntime(opts: ServerRuntimeOptions): Promise<Se
       );
       cleanups.push('manager', async () => manager?.stop(), 2_000);
     }
+    const tls = tlsFiles(config);
     const app: FastifyInstance = await buildApp({
       ctx: node.ctx,
       bodyLimitBytes: config.AM_BODY_LIMIT_BYTES,
@@ -168,6 +170,7 @@ export async function startServerRuntime(opts: ServerRuntimeOptions): Promise<Se
         ? {}
         : { mcpAllowedOrigins: config.AM_MCP_ALLOWED_ORIGINS }),
       ...(config.AM_SESSION_SECRET === undefined ? {} : { sessionSecret: config.AM_SESSION_SECRET }),
+      ...(tls === undefined ? {} : { tls }),
     });
     await app.listen({ port, host: config.AM_HTTP_HOST });
     // Stop taking HTTP requests first: it is the last cleanup pushed, so it runs first.
@@ -176,7 +179,7 @@ export async function startServerRuntime(opts: ServerRuntimeOptions): Promise<Se
     const boundPort = typeof address === 'object' && address !== null ? address.port : port;
     const host = config.AM_HTTP_HOST === '0.0.0.0' ? '127.0.0.1' : config.AM_HTTP_HOST;
     return {
-      url: `http://${host}:${boundPort}`,
+      url: `${tls === undefined ? 'http' : 'https'}://${host}:${boundPort}`,
       port: boundPort,
       node,
       nc,
@@ -213,4 +216,24 @@ function natsUsersFileOf(config: Config, serviceUser: string): NatsUsersSink | u
     serviceUser,
     ...(config.AM_NATS_PID_FILE === undefined ? {} : { pidFile: config.AM_NATS_PID_FILE }),
   });
+}
+
+/** The HTTPS certificate and key of AM_TLS_CERT / AM_TLS_KEY (both or neither), read once at start. */
+function tlsFiles(config: Config): { cert: Buffer; key: Buffer } | undefined {
+  const { AM_TLS_CERT: certPath, AM_TLS_KEY: keyPath } = config;
+  if (certPath === undefined && keyPath === undefined) return undefined;
+  if (certPath === undefined || keyPath === undefined) {
+    throw new AppError(
+      'AM_ERR_CONFIG_INVALID',
+      `${certPath === undefined ? 'AM_TLS_CERT' : 'AM_TLS_KEY'}: required with ${certPath === undefined ? 'AM_TLS_KEY' : 'AM_TLS_CERT'} (HTTPS needs both)`,
+    );
+  }
+  const read = (key: string, path: string) => {
+    try {
+      return readFileSync(path);
+    } catch (error) {
+      throw new AppError('AM_ERR_CONFIG_INVALID', `${key}: cannot read ${path}: ${(error as Error).message}`);
+    }
+  };
+  return { cert: read('AM_TLS_CERT', certPath), key: read('AM_TLS_KEY', keyPath) };
 }

@@ -43,6 +43,8 @@ export interface BuildAppOptions {
   sessionSecret?: string;
   /** How long a dashboard session lasts. Default 12 hours. */
   sessionTtlMs?: number;
+  /** Serve HTTPS with this certificate chain and key (PEM). Default: plain HTTP. */
+  tls?: { cert: string | Buffer; key: string | Buffer };
 }
 
 declare module 'fastify' {
@@ -55,6 +57,8 @@ declare module 'fastify' {
 export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> {
   const { ctx } = opts;
   const app = Fastify({
+    // The HTTPS instance has the same API as the HTTP one; only Fastify's type for its server differs.
+    ...((opts.tls === undefined ? {} : { https: opts.tls }) as Record<string, never>),
     bodyLimit: opts.bodyLimitBytes ?? 1024 * 1024,
     logger:
       opts.logger === undefined || opts.logger === false
