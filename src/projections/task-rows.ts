@@ -62,13 +62,22 @@ export const TASK_COLUMNS = [
   'last_result_agent',
 ] as const;
 
-export function taskStateFromRow(row: TaskRow): TaskState {
+/**
+ * The columns a TaskState is read back from: a SQLite row keeps `depends_on` as JSON text, a Postgres row
+ * (src/projections/postgres) as an array.
+ */
+export type TaskStateColumns = Omit<TaskRow, 'graph_id' | 'position' | 'depends_on'> & {
+  depends_on: string | readonly string[];
+};
+
+export function taskStateFromRow(row: TaskStateColumns): TaskState {
   return {
     id: row.id,
     kind: row.kind as TaskKind,
     title: row.title,
     instructions: row.instructions,
-    dependsOn: JSON.parse(row.depends_on) as string[],
+    dependsOn:
+      typeof row.depends_on === 'string' ? (JSON.parse(row.depends_on) as string[]) : [...row.depends_on],
     capability: row.capability,
     status: row.status as TaskStatus,
     attempts: row.attempts,

@@ -1,12 +1,6 @@
-import type { AgentRole, AgentState, AuditState, GraphState, TaskState } from '../../events/index.ts';
-import type {
-  AuditReport,
-  GraphFailureReason,
-  GraphOptions,
-  GraphStatus,
-  TaskKind,
-  TaskStatus,
-} from '../../protocol/index.ts';
+import type { AgentRole, AgentState, AuditState, GraphState } from '../../events/index.ts';
+import type { AuditReport, GraphFailureReason, GraphOptions, GraphStatus } from '../../protocol/index.ts';
+import { taskStateFromRow } from '../task-rows.ts';
 import type { PgQueryable } from './pg-connection.ts';
 
 // Aggregates read back from the Postgres rows (as the SQLite ReadModel.loadGraphState does from its rows):
@@ -97,7 +91,7 @@ export async function loadGraphStates(
   for (const row of tasks.rows) {
     const state = states.get(row.graph_id);
     if (!state) continue;
-    const task = taskState(row);
+    const task = taskStateFromRow(row);
     state.tasks.set(task.id, task);
     if (task.kind !== 'work') continue;
     for (const dep of task.dependsOn) {
@@ -163,43 +157,6 @@ function graphState(row: GraphRow): GraphState {
     lastSeq: row.last_seq,
     tasks: new Map(),
     dependents: new Map(),
-  };
-}
-
-function taskState(row: TaskRow): TaskState {
-  return {
-    id: row.id,
-    kind: row.kind as TaskKind,
-    title: row.title,
-    instructions: row.instructions,
-    dependsOn: row.depends_on,
-    capability: row.capability,
-    status: row.status as TaskStatus,
-    attempts: row.attempts,
-    cycle: row.cycle,
-    completedCycle: row.completed_cycle,
-    claim:
-      row.claim_token === null
-        ? null
-        : {
-            token: row.claim_token,
-            agentId: row.assignee ?? '',
-            requestId: row.claim_request_id ?? '',
-            attempt: row.claim_attempt ?? 0,
-            claimedAt: row.claimed_at ?? 0,
-            leaseUntil: row.lease_until ?? 0,
-          },
-    availableAt: row.available_at,
-    readySeq: row.ready_seq,
-    lastSeq: row.last_seq,
-    lastResult:
-      row.last_result_token === null
-        ? null
-        : {
-            token: row.last_result_token,
-            seq: row.last_result_seq ?? 0,
-            ...(row.last_result_agent === null ? {} : { agentId: row.last_result_agent }),
-          },
   };
 }
 
