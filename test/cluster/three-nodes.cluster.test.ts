@@ -17,7 +17,7 @@ import {
   startServer,
   submitGraph,
 } from '../e2e/support/processes.ts';
-import { makeTempDir } from '../kit/index.ts';
+import { makeTempDir, removeTempDir } from '../kit/index.ts';
 import { metaLeader, type NatsCluster, startNatsCluster, streamLeaderFromMonitor } from './nats-cluster.ts';
 
 const GRAPHS_PER_KILL = 3;
@@ -264,6 +264,7 @@ describe('a 3-node JetStream cluster from deploy/nats, leaders killed mid-run', 
     probing = false;
     await nc?.close().catch(() => {});
     await killAll();
+    if (dir) removeTempDir(dir);
   });
 
   it('AM created the stream with three replicas', () => {
