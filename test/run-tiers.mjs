@@ -12,7 +12,7 @@ const TIERS = [
   { name: 'unit', budget: 90, command: ['npx', 'vitest', 'run', '--project', 'unit'] },
   { name: 'int', budget: 240, command: ['npx', 'vitest', 'run', '--project', 'int'] },
   { name: 'build', budget: 60, command: ['npm', 'run', 'build', '--silent'] },
-  { name: 'e2e', budget: 300, command: ['npx', 'vitest', 'run', '--project', 'e2e'], needs: ['build'] },
+  { name: 'e2e', budget: 420, command: ['npx', 'vitest', 'run', '--project', 'e2e'], needs: ['build'] },
   { name: 'chaos', budget: 240, command: ['npx', 'vitest', 'run', '--project', 'chaos'], needs: ['build'] },
   {
     name: 'cluster',
