@@ -32,7 +32,7 @@ export function resolveClient(
   } catch {
     throw new AppError(
       'AM_ERR_CONFIG_INVALID',
-      `no server configured: pass --config FILE, set AM_URL and AM_TOKEN, or run "npm start" (it writes ${adminFile})`,
+      `no server configured: looked for ${adminFile} (AM_HOME=${config.AM_HOME}) — pass --config FILE, set AM_URL and AM_TOKEN, or run "npm start" there (it writes that file)`,
     );
   }
 }

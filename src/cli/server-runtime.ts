@@ -73,6 +73,12 @@ export async function startServerRuntime(opts: ServerRuntimeOptions): Promise<Se
     ...(user === undefined ? {} : { user }),
     ...(pass === undefined ? {} : { pass }),
     ...(config.NATS_TOKEN === undefined ? {} : { token: config.NATS_TOKEN }),
+  }).catch((error: unknown) => {
+    throw new AppError(
+      'AM_ERR_STORE_UNAVAILABLE',
+      `cannot connect to NATS at ${servers.join(', ')} (${(error as Error).message}) — is nats-server running there with JetStream (-js)? Check NATS_URL${user === undefined ? '' : ', NATS_USER and NATS_PASSWORD'}`,
+      { cause: error },
+    );
   });
   const natsVersion = nc.info?.version ?? 'unknown';
   if (config.AM_REPLICAS > 1 && hasReplicatedCasBugs(natsVersion)) {

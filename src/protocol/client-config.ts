@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AgentIdSchema } from './ids.ts';
+import { describeJsonError } from './json-error.ts';
 import { LIMITS } from './limits.ts';
 
 /** An MCP tool server's name in `mcpServers`: it prefixes its tools' names (`<server>__<tool>`). */
@@ -102,7 +103,7 @@ export function parseClientConfig(text: string): ClientConfigParse {
   try {
     raw = JSON.parse(text);
   } catch (error) {
-    return { ok: false, field: '(file)', message: `not valid JSON: ${(error as Error).message}` };
+    return { ok: false, field: '(file)', message: `not valid JSON: ${describeJsonError(text, error)}` };
   }
   const parsed = ClientConfigSchema.safeParse(raw);
   if (parsed.success) return { ok: true, config: parsed.data };

@@ -4,6 +4,7 @@ export * from './client-config.ts';
 export * from './command-reply.ts';
 export * from './graph-options.ts';
 export * from './ids.ts';
+export * from './json-error.ts';
 export * from './limits.ts';
 export * from './nats-identity.ts';
 export * from './result.ts';

@@ -27,7 +27,7 @@ import { ensureStream } from './ensure-stream.ts';
 import { OwnAppends } from './own-appends.ts';
 import { type AppendResult, parsePubAck, wrongLastSequence } from './pub-ack.ts';
 import { ResilientCalls } from './resilient-calls.ts';
-import { toStoreError } from './store-errors.ts';
+import { isJetStreamPaused, toStoreError } from './store-errors.ts';
 import type { StoreSettings } from './stream-settings.ts';
 import { type ReadOptions, type TrailEntry, TrailReader } from './trail-reader.ts';
 
@@ -120,6 +120,13 @@ export class EventStore {
       await ensureStream(nc, settings);
       return new EventStore(nc, await jetstreamManager(nc), settings, opts.turnEnd ?? new TurnEnd());
     } catch (error) {
+      if (isJetStreamPaused(error)) {
+        throw new AppError(
+          'AM_ERR_STORE_UNAVAILABLE',
+          `could not ensure stream ${settings.streamName}: JetStream is not enabled on this NATS server — start nats-server with -js (and a store directory, -sd DIR)`,
+          { cause: error },
+        );
+      }
       throw toStoreError(error, `could not ensure stream ${settings.streamName}`);
     }
   }

@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig } from '../../config.ts';
 import { AppError } from '../../errors.ts';
-import type { TaskGraph } from '../../protocol/index.ts';
+import { describeJsonError, type TaskGraph } from '../../protocol/index.ts';
 import { ApiClient } from '../api-client.ts';
 import { renderProgress } from '../render.ts';
 import { resolveClient } from '../resolve-client.ts';
@@ -18,11 +19,7 @@ export interface SubmitOptions {
 export async function runSubmit(goal: string | undefined, opts: SubmitOptions): Promise<void> {
   let body: Record<string, unknown>;
   if (opts.graph !== undefined) {
-    try {
-      body = JSON.parse(readFileSync(opts.graph, 'utf8')) as Record<string, unknown>;
-    } catch (error) {
-      throw new AppError('AM_ERR_VALIDATION', `${opts.graph}: ${(error as Error).message}`);
-    }
+    body = readGraphFile(opts.graph);
     if (goal !== undefined) body.goal = goal;
   } else if (goal !== undefined) {
     body = { goal };
@@ -61,4 +58,34 @@ export async function runSubmit(goal: string | undefined, opts: SubmitOptions): 
     }
     await sleep(250);
   }
+}
+
+/** The `--graph` file as an object, or an error naming the file and what is wrong with it where. */
+function readGraphFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    const reason =
+      (error as NodeJS.ErrnoException).code === 'ENOENT'
+        ? `no such file (looked for ${resolve(file)})`
+        : (error as Error).message;
+    throw new AppError('AM_ERR_VALIDATION', `--graph ${file}: ${reason}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new AppError(
+      'AM_ERR_VALIDATION',
+      `--graph ${file}: not valid JSON: ${describeJsonError(text, error)}`,
+    );
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new AppError(
+      'AM_ERR_VALIDATION',
+      `--graph ${file}: expected a JSON object like { "goal": "…", "tasks": [ … ] } (see README "The CLI")`,
+    );
+  }
+  return parsed as Record<string, unknown>;
 }

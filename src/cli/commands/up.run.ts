@@ -41,7 +41,7 @@ export async function runUp(opts: UpOptions): Promise<void> {
       [
         `AgentManager is up at ${stack.url}`,
         `  NATS:    ${stack.embedded ? `${stack.embedded.url} (embedded, store in ${config.AM_HOME}/nats)` : config.NATS_URL}`,
-        `  agents:  ${agents.provider}${agents.provider === 'offline' ? ' (deterministic, no network; set OPENAI_API_KEY or OPENAI_BASE_URL for a real LLM)' : ''}`,
+        `  agents:  ${agents.provider === 'offline' ? 'offline (deterministic, no network; set OPENAI_API_KEY or OPENAI_BASE_URL for a real LLM)' : `openai-compatible at ${config.OPENAI_BASE_URL ?? 'https://api.openai.com/v1'}, models planner ${config.AM_MODEL_PLANNER}, worker ${config.AM_MODEL_WORKER}, auditor ${config.AM_MODEL_AUDITOR}${config.OPENAI_API_KEY === undefined && config.OPENAI_BASE_URL === undefined ? ' — WARNING: AM_LLM_PROVIDER=openai but neither OPENAI_API_KEY nor OPENAI_BASE_URL is set: every model call will fail' : ''}`}`,
         `  admin:   ${stack.adminConfigPath}${config.AM_ADMIN_TOKEN ? ' (token from AM_ADMIN_TOKEN)' : ''}`,
         `  workers: ${opts.workers} local`,
         'Try:',
