@@ -70,6 +70,9 @@ describe('CLI messages that name what to fix', () => {
     expect(up.output()).toMatch(
       /agents: +openai-compatible at https:\/\/api\.openai\.com\/v1, models planner \S+, worker \S+, auditor \S+ — WARNING: AM_LLM_PROVIDER=openai but neither OPENAI_API_KEY nor OPENAI_BASE_URL is set/,
     );
+    // With --workers 0 it does not suggest `am submit --wait`, which would wait for ever.
+    expect(up.output()).toContain('No worker is running, so submitted graphs wait: start one first');
+    expect(up.output()).not.toContain('--wait');
     expect(await up.stop('SIGTERM')).toBe(0);
   });
 

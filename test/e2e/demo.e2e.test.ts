@@ -13,6 +13,8 @@ describe('am demo', () => {
     expect(await demo.exited).toBe(0);
     const out = demo.output();
     expect(out).toMatch(/Final answer:\n.+/);
+    // It says why cycle 1 fails.
+    expect(out).toContain('The [[BAD-ONCE]] marker makes the offline auditor fail one task in cycle 1');
     const types = [...out.matchAll(/^\s+#\s*\d+ (\w+)/gm)].map((m) => m[1]);
     const order = ['GraphCompleted', 'AuditFailed', 'GraphCompleted', 'AuditPassed', 'GraphSucceeded'];
     let from = 0;

@@ -94,6 +94,9 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
       return (await response.json()) as T;
     };
     print(`Goal: ${DEMO_GOAL}`);
+    print(
+      '(The [[BAD-ONCE]] marker makes the offline auditor fail one task in cycle 1, so the demo shows a failed audit, the rework of that task and its dependents, and a passing audit in cycle 2.)',
+    );
     const { graphId, seq } = await call<{ graphId: string; seq: number }>('/v1/tasks', {
       method: 'POST',
       body: JSON.stringify({ goal: DEMO_GOAL }),

@@ -44,8 +44,15 @@ export async function runUp(opts: UpOptions): Promise<void> {
         `  agents:  ${agents.provider === 'offline' ? 'offline (deterministic, no network; set OPENAI_API_KEY or OPENAI_BASE_URL for a real LLM)' : `openai-compatible at ${config.OPENAI_BASE_URL ?? 'https://api.openai.com/v1'}, models planner ${config.AM_MODEL_PLANNER}, worker ${config.AM_MODEL_WORKER}, auditor ${config.AM_MODEL_AUDITOR}${config.OPENAI_API_KEY === undefined && config.OPENAI_BASE_URL === undefined ? ' — WARNING: AM_LLM_PROVIDER=openai but neither OPENAI_API_KEY nor OPENAI_BASE_URL is set: every model call will fail' : ''}`}`,
         `  admin:   ${stack.adminConfigPath}${config.AM_ADMIN_TOKEN ? ' (token from AM_ADMIN_TOKEN)' : ''}`,
         `  workers: ${opts.workers} local`,
-        'Try:',
-        '  npx am submit "Compare three ways to cache API responses and estimate 1200*0.35 requests saved" --wait',
+        ...(opts.workers > 0
+          ? [
+              'Try:',
+              '  npx am submit "Compare three ways to cache API responses and estimate 1200*0.35 requests saved" --wait',
+            ]
+          : [
+              'No worker is running, so submitted graphs wait: start one first, e.g.',
+              `  npx am agents add w1 --role worker --out w1.json && npx am worker --config w1.json`,
+            ]),
         'Stop with Ctrl-C.',
       ].join('\n'),
     );
