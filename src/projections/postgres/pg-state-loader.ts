@@ -1,6 +1,6 @@
 import type { AgentRole, AgentState, AuditState, GraphState } from '../../events/index.ts';
 import type { AuditReport, GraphFailureReason, GraphOptions, GraphStatus } from '../../protocol/index.ts';
-import { taskStateFromRow } from '../task-rows.ts';
+import { type TaskStateColumns, taskStateFromRow } from '../task-rows.ts';
 import type { PgQueryable } from './pg-connection.ts';
 
 // Aggregates read back from the Postgres rows (as the SQLite ReadModel.loadGraphState does from its rows):
@@ -27,31 +27,8 @@ interface GraphRow {
   last_seq: number;
 }
 
-interface TaskRow {
-  graph_id: string;
-  id: string;
-  kind: string;
-  title: string;
-  instructions: string;
-  depends_on: string[];
-  capability: string | null;
-  status: string;
-  attempts: number;
-  cycle: number;
-  completed_cycle: number | null;
-  claim_token: string | null;
-  assignee: string | null;
-  claim_request_id: string | null;
-  claim_attempt: number | null;
-  claimed_at: number | null;
-  lease_until: number | null;
-  available_at: number;
-  ready_seq: number;
-  last_seq: number;
-  last_result_token: string | null;
-  last_result_seq: number | null;
-  last_result_agent: string | null;
-}
+/** A Postgres task row: the columns a TaskState is read from (depends_on as an array), and its graph. */
+type TaskRow = TaskStateColumns & { graph_id: string; depends_on: string[] };
 
 interface AuditRow {
   graph_id: string;
