@@ -9,6 +9,7 @@ import type {
   SubmitResultReply,
   SubmitResultRequest,
 } from '../protocol/index.ts';
+import { HttpPoster, type HttpPostReply } from './http-post.ts';
 import { isRetryable, withRetry } from './retry.ts';
 import { outgoingTraceparent } from './trace-context.ts';
 import {
@@ -27,14 +28,16 @@ export interface HttpTransportOptions {
   timeoutMs?: number;
 }
 
-/** The worker's HTTP transport: Node's fetch, bearer auth, retries on network errors and 503. */
+/** The worker's HTTP transport: kept-alive node:http, bearer auth, retries on network errors and 503. */
 export class HttpTransport implements WorkerTransport {
   readonly kind = 'http' as const;
   private readonly base: string;
   private readonly link = new LinkState();
+  private readonly poster: HttpPoster;
 
   constructor(private readonly opts: HttpTransportOptions) {
     this.base = opts.serverUrl.replace(/\/+$/, '');
+    this.poster = new HttpPoster(new URL(`${this.base}/`));
   }
 
   async claim(body: ClaimRequest, opts: CallOptions = {}): Promise<ClaimReply | null> {
@@ -62,7 +65,9 @@ export class HttpTransport implements WorkerTransport {
     return this.link.onChange(listener);
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    this.poster.close();
+  }
 
   private call<T>(
     path: string,
@@ -99,34 +104,27 @@ export class HttpTransport implements WorkerTransport {
     };
     const traceparent = outgoingTraceparent();
     if (traceparent !== undefined) headers.traceparent = traceparent;
-    let response: Response;
+    let response: HttpPostReply;
     try {
-      response = await fetch(`${this.base}${path}`, {
-        method: 'POST',
-        headers,
-        body: JSON.stringify(body),
-        signal,
-      });
+      response = await this.poster.post(path.replace(/^\//, ''), headers, JSON.stringify(body), signal);
     } catch (error) {
       if (caller?.aborted) throw error;
       throw new WorkerNetworkError(`cannot reach ${this.base}: ${describe(error)}`, { cause: error });
     }
-    if (response.status === 204) return null as T;
-    const text = await response.text();
-    if (response.ok) return (text ? JSON.parse(text) : null) as T;
-    if (response.status === 502 || response.status === 504) {
-      throw new WorkerNetworkError(`${this.base} answered ${response.status}`);
-    }
+    const { status, text } = response;
+    if (status === 204) return null as T;
+    if (status >= 200 && status < 300) return (text ? JSON.parse(text) : null) as T;
+    if (status === 502 || status === 504) throw new WorkerNetworkError(`${this.base} answered ${status}`);
     let problem: { code?: string; detail?: string; title?: string } = {};
     try {
       problem = JSON.parse(text) as typeof problem;
     } catch {
       // not problem+json: keep the status
     }
-    const retryAfterSec = Number(response.headers.get('retry-after') ?? Number.NaN);
+    const retryAfterSec = Number(response.headers['retry-after'] ?? Number.NaN);
     throw new WorkerApiError(
-      response.status,
-      problem.code ?? `HTTP_${response.status}`,
+      status,
+      problem.code ?? `HTTP_${status}`,
       problem.detail ?? problem.title ?? text,
       Number.isFinite(retryAfterSec) ? retryAfterSec * 1000 : undefined,
     );
@@ -134,6 +132,8 @@ export class HttpTransport implements WorkerTransport {
 }
 
 function describe(error: unknown): string {
-  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-  return cause?.code ?? cause?.message ?? (error as Error).message;
+  // node:http puts the system code on the error itself (fetch put it on a cause); a timeout is an abort.
+  const { code, name, message } = error as { code?: string; name?: string; message: string };
+  if (name === 'AbortError' || name === 'TimeoutError') return 'no answer in time';
+  return code ?? message;
 }
