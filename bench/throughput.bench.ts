@@ -9,23 +9,29 @@
  * shared machine and says where the time goes.
  *
  * Env: BENCH_TASKS (default 20000), BENCH_TRANSPORTS (http,nats), BENCH_SHAPES (1x8,8x1),
- * BENCH_RUNS (default 2: alternating runs per side; `ratioAmToBullmq` compares each side's fastest,
- * `ratioPerRun` each AM run with the BullMQ run right after it, and `ratioMedianOfRuns` is their
- * median, the figure least moved by the machine's drift), BENCH_BULLMQ=0 skips BullMQ,
+ * BENCH_RUNS (default 2: alternating runs per side; `tasksPerSec` is each side's fastest run,
+ * `ratioPerRun` each AM run ÷ the BullMQ run right after it, and `ratioMedianOfRuns` their median, the
+ * figure least moved by the machine's drift: the headline's goals are read on it), BENCH_BULLMQ=0 skips BullMQ,
  * NATS_URL (else a private nats-server), REDIS_URL.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
-import pino from 'pino';
-import { v4 as uuidv4 } from 'uuid';
-import { startServerRuntime } from '../src/cli/server-runtime.ts';
-import { loadConfig } from '../src/config.ts';
-import { defaultGoMaxProcs, findFreePort, startNatsServerProcess } from '../src/store/nats-server-process.ts';
+import { defaultGoMaxProcs } from '../src/store/nats-server-process.ts';
+import {
+  addWorkerAgent,
+  api,
+  type BenchStack,
+  cpuMs,
+  type HeadlineRow,
+  mapValues,
+  median,
+  printReport,
+  processCpuMs,
+  round,
+  spawnAll,
+  startBenchStack,
+  startRedis,
+  stopAll,
+} from './support/bench-kit.ts';
 
 const TASKS = Number(process.env.BENCH_TASKS ?? 20_000);
 const GRAPH_SIZE = 500;
@@ -37,13 +43,14 @@ type Shape = (typeof ALL_SHAPES)[number];
 const SHAPE_KEYS = (process.env.BENCH_SHAPES ?? '1x8,8x1').split(',');
 const SHAPES = ALL_SHAPES.filter((shape) => SHAPE_KEYS.includes(shape.key));
 const WITH_BULLMQ = process.env.BENCH_BULLMQ !== '0';
+/** The issue's goals: AM's rate ÷ BullMQ's in the same shape. */
+const GOALS = { nats: 1.0, http: 0.6 } as const;
 /** Runs per side (alternating); the fastest counts. */
 const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 2));
 /** BENCH_TRANSPORTS=nats (or http) runs one transport only. */
 const TRANSPORTS = (process.env.BENCH_TRANSPORTS ?? 'http,nats')
   .split(',')
   .filter((t): t is 'http' | 'nats' => t === 'http' || t === 'nats');
-const ROOT = join(import.meta.dirname, '..');
 
 interface RunFigures {
   tasksPerSec: number;
@@ -54,40 +61,10 @@ interface RunFigures {
 }
 
 async function main(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'am-bench-throughput-'));
-  const nats = process.env.NATS_URL ? null : await startNatsServerProcess({ storeDir: join(dir, 'nats') });
-  const natsUrl = process.env.NATS_URL ?? nats!.url;
-  const suffix = uuidv4().slice(0, 8);
-  const adminToken = `bench-admin-${uuidv4()}`;
-  const config = loadConfig({
-    NATS_URL: natsUrl,
-    AM_HOME: dir,
-    AM_HTTP_PORT: '0',
-    AM_ADMIN_TOKEN: adminToken,
-    AM_MANAGER: 'false',
-    AM_LOG_LEVEL: 'warn',
-    AM_RATE_LIMIT_PER_SEC: '1000000',
-    ...(process.env.NATS_URL
-      ? { AM_STREAM: `AM_BENCH_${suffix}`, AM_SUBJECT_PREFIX: `bench${suffix}.evt` }
-      : {}),
-  });
-  const server = await startServerRuntime({
-    config,
-    log: pino({ level: 'warn' }),
-    manager: false,
-    agents: {
-      plan: () => Promise.reject(new Error('no planner in the benchmark')),
-      runAudit: () => Promise.reject(new Error('no auditor in the benchmark')),
-    },
-  });
-  await server.ready;
-  const redis = !WITH_BULLMQ || process.env.REDIS_URL ? null : await startRedis(dir);
-  const redisUrl = process.env.REDIS_URL ?? redis?.url ?? '';
+  const stack = await startBenchStack('throughput');
+  const redis = WITH_BULLMQ ? await startRedis(stack.dir) : null;
   try {
-    const worker = await api<{ token: string }>(server.url, adminToken, 'POST', '/v1/agents', {
-      agentId: `bench-${suffix}`,
-      role: 'worker',
-    });
+    const workerToken = await addWorkerAgent(stack, `bench-${stack.suffix}`);
     // Each side runs RUNS times, alternating, and its fastest run counts: this 2-core machine's speed
     // drifts by 10-20% within minutes, and both sides get the same treatment.
     const am: Record<string, Record<string, RunFigures>> = {};
@@ -106,13 +83,13 @@ async function main(): Promise<void> {
         for (const transport of TRANSPORTS) {
           const byShape = am[transport] ?? {};
           am[transport] = byShape;
-          const figures = await runAm(server, adminToken, worker.token, natsUrl, transport, shape, nats?.pid);
+          const figures = await runAm(stack, workerToken, transport, shape);
           byShape[shape.name] = faster(byShape[shape.name], figures);
           amRates[transport] ??= {};
           record(amRates[transport], shape.name, figures.tasksPerSec);
         }
-        if (WITH_BULLMQ) {
-          const figures = await runBullmq(redisUrl, shape, redis?.pid);
+        if (redis) {
+          const figures = await runBullmq(redis.url, shape, redis.pid);
           bullmq[shape.name] = faster(bullmq[shape.name], figures);
           record(bullmqRates, shape.name, figures.tasksPerSec);
         }
@@ -133,23 +110,31 @@ async function main(): Promise<void> {
         ratioMedianOfRuns[transport][shape.name] = median(perRun);
       }
     }
-    const ratios: Record<string, Record<string, number>> = {};
+    const headline: HeadlineRow[] = [];
     for (const transport of TRANSPORTS) {
-      ratios[transport] = {};
+      const goal = GOALS[transport];
       for (const shape of SHAPES) {
-        const theirs = bullmq[shape.name]?.tasksPerSec;
         const ours = am[transport]?.[shape.name]?.tasksPerSec;
-        if (theirs !== undefined && ours !== undefined)
-          ratios[transport][shape.name] = round(ours / theirs, 3);
+        if (ours === undefined) continue;
+        const ratio = ratioMedianOfRuns[transport]?.[shape.name];
+        headline.push({
+          figure: `Throughput over ${transport.toUpperCase()}, ${shape.name} (no-op tasks)`,
+          value: ours,
+          unit: 'tasks/s',
+          goal: `≥ ${goal.toFixed(1)}× BullMQ${ratio === undefined ? '' : ` (got ${ratio.toFixed(2)}×)`}`,
+          met: ratio === undefined ? null : ratio >= goal,
+          bullmq: bullmq[shape.name]?.tasksPerSec ?? null,
+        });
       }
     }
-    const report = {
+    printReport({
       benchmark: 'throughput',
+      headline,
       tasks: TASKS,
       graphSize: GRAPH_SIZE,
       runsPerSide: RUNS,
       nats: process.env.NATS_URL ? 'external' : `private nats-server (GOMAXPROCS=${defaultGoMaxProcs()})`,
-      redis: !WITH_BULLMQ
+      redis: !redis
         ? 'skipped'
         : process.env.REDIS_URL
           ? 'external'
@@ -163,29 +148,25 @@ async function main(): Promise<void> {
         am: mapValues(am, (byShape) => mapValues(byShape, (f) => f.cpuMsPerTask)),
         bullmq: mapValues(bullmq, (f) => f.cpuMsPerTask),
       },
-      ratioAmToBullmq: ratios,
       ratioPerRun,
       ratioMedianOfRuns,
-      target: 'AM over NATS >= 0.5x BullMQ in both shapes',
-    };
-    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      ratioNote:
+        'each AM run is paired with the BullMQ run right after it; the goal is read on the median pair',
+    });
   } finally {
-    await server.stop();
-    await nats?.stop();
+    await stack.stop();
     await redis?.stop();
-    rmSync(dir, { recursive: true, force: true });
   }
 }
 
 async function runAm(
-  server: Awaited<ReturnType<typeof startServerRuntime>>,
-  adminToken: string,
+  stack: BenchStack,
   workerToken: string,
-  natsUrl: string,
   transport: 'http' | 'nats',
   shape: Shape,
-  natsPid: number | undefined,
 ): Promise<RunFigures> {
+  const { server, adminToken, natsUrl } = stack;
+  const natsPid = stack.nats?.pid;
   const workers = await spawnAll(shape.processes, 'bench/support/noop-worker.ts', {
     AM_URL: server.url,
     AM_TOKEN: workerToken,
@@ -241,7 +222,7 @@ async function runAm(
 }
 
 async function runBullmq(redisUrl: string, shape: Shape, redisPid: number | undefined): Promise<RunFigures> {
-  const name = `bench-${uuidv4().slice(0, 8)}`;
+  const name = `bench-${Math.random().toString(36).slice(2, 10)}`;
   const queue = new Queue(name, { connection: { url: redisUrl } });
   const workers = await spawnAll(shape.processes, 'bench/support/bullmq-worker.ts', {
     REDIS_URL: redisUrl,
@@ -254,7 +235,7 @@ async function runBullmq(redisUrl: string, shape: Shape, redisPid: number | unde
     const size = Math.min(1_000, TASKS - added);
     await queue.addBulk(Array.from({ length: size }, (_, i) => ({ name: 'noop', data: { i: added + i } })));
   }
-  while ((await queue.getCompletedCount()) < TASKS) await sleep(20);
+  while ((await queue.getCompletedCount()) < TASKS) await new Promise((resolve) => setTimeout(resolve, 20));
   const seconds = (performance.now() - startedAt) / 1000;
   const redisMs = redisPid === undefined || redisCpu === null ? null : processCpuMs(redisPid) - redisCpu;
   const workerMs = await stopAll(workers);
@@ -265,128 +246,6 @@ async function runBullmq(redisUrl: string, shape: Shape, redisPid: number | unde
   await queue.obliterate({ force: true });
   await queue.close();
   return { tasksPerSec: rate, cpuMsPerTask };
-}
-
-/** CPU (user + system) a process has used so far, from /proc (Linux; clock ticks of 10 ms). */
-function processCpuMs(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch {
-    return Number.NaN;
-  }
-}
-
-function cpuMs(usage: NodeJS.CpuUsage): number {
-  return (usage.user + usage.system) / 1000;
-}
-
-function mapValues<T, U>(record: Record<string, T>, fn: (value: T) => U): Record<string, U> {
-  return Object.fromEntries(Object.entries(record).map(([key, value]) => [key, fn(value)]));
-}
-
-async function spawnAll(count: number, script: string, env: Record<string, string>): Promise<ChildProcess[]> {
-  const children = Array.from({ length: count }, () =>
-    spawn(process.execPath, ['--import', 'tsx', join(ROOT, script)], {
-      cwd: ROOT,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    }),
-  );
-  await Promise.all(children.map((child) => waitForLine(child, 'ready')));
-  return children;
-}
-
-/** Stops the workers; resolves with the CPU milliseconds they reported using while running. */
-async function stopAll(children: ChildProcess[]): Promise<number> {
-  const reported = await Promise.all(
-    children.map(async (child) => {
-      if (child.exitCode !== null) return 0;
-      let output = '';
-      child.stdout?.on('data', (chunk: Buffer) => {
-        output += chunk.toString();
-      });
-      child.kill('SIGTERM');
-      await once(child, 'exit');
-      const match = /^cpu ([\d.]+)$/m.exec(output);
-      return match ? Number(match[1]) : Number.NaN;
-    }),
-  );
-  return reported.reduce((sum, ms) => sum + ms, 0);
-}
-
-function waitForLine(child: ChildProcess, line: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let buffer = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString();
-      if (buffer.split('\n').includes(line)) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`${line} never came; exit ${code}`)));
-  });
-}
-
-async function startRedis(
-  dir: string,
-): Promise<{ url: string; pid: number | undefined; stop(): Promise<void> }> {
-  const port = await findFreePort();
-  const child = spawn(
-    'redis-server',
-    [
-      '--port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
-      '--appendonly',
-      'yes',
-      '--appendfsync',
-      'everysec',
-      '--dir',
-      dir,
-      '--save',
-      '',
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  await new Promise<void>((resolve, reject) => {
-    child.stdout?.on('data', (chunk: Buffer) => {
-      if (chunk.toString().includes('Ready to accept connections')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`redis-server exited ${code}`)));
-  });
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    pid: child.pid,
-    async stop() {
-      child.kill('SIGTERM');
-      await once(child, 'exit');
-    },
-  };
-}
-
-async function api<T>(base: string, token: string, method: string, path: string, body?: unknown): Promise<T> {
-  const response = await fetch(`${base}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`);
-  return JSON.parse(text) as T;
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? (sorted[mid] ?? 0)
-    : round(((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2, 3);
-}
-
-function round(value: number, digits: number): number {
-  const factor = 10 ** digits;
-  return Math.round(value * factor) / factor;
 }
 
 await main();
