@@ -1,0 +1,110 @@
+/**
+ * An AM server as a process of its own (`am server` from src/ under tsx), so that its RSS is only the
+ * server's: the benchmark process that submits and counts lives elsewhere. It writes a heap snapshot
+ * into `dir` on SIGUSR2 (node's --heapsnapshot-signal), for finding what holds the memory.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { findFreePort } from '../../src/store/nats-server-process.ts';
+import { ROOT } from './bench-kit.ts';
+
+export interface ServerProcess {
+  url: string;
+  pid: number;
+  child: ChildProcess;
+  /** Writes a heap snapshot (the server pauses while it does) and resolves with its path. */
+  heapSnapshot(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export async function startServerProcess(options: {
+  natsUrl: string;
+  home: string;
+  adminToken: string;
+  env?: Record<string, string>;
+}): Promise<ServerProcess> {
+  const port = await findFreePort();
+  const child = spawn(
+    process.execPath,
+    [
+      '--heapsnapshot-signal=SIGUSR2',
+      `--diagnostic-dir=${options.home}`,
+      '--import',
+      'tsx',
+      join(ROOT, 'src', 'cli', 'main.ts'),
+      'server',
+      '--no-manager',
+    ],
+    {
+      // tsx is resolved from the working directory: the repository's node_modules.
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        NATS_URL: options.natsUrl,
+        AM_HOME: options.home,
+        AM_HTTP_PORT: String(port),
+        AM_ADMIN_TOKEN: options.adminToken,
+        AM_MANAGER: 'false',
+        AM_LOG_LEVEL: 'warn',
+        AM_RATE_LIMIT_PER_SEC: '1000000',
+        ...options.env,
+      },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
+  const url = `http://127.0.0.1:${port}`;
+  const exited = once(child, 'exit').then(([code]) => {
+    throw new Error(`am server exited ${code} before it was ready`);
+  });
+  exited.catch(() => {});
+  await Promise.race([untilReady(url), exited]);
+  const pid = child.pid as number;
+  return {
+    url,
+    pid,
+    child,
+    async heapSnapshot() {
+      const before = new Set(snapshots(options.home));
+      child.kill('SIGUSR2');
+      // The file appears when writing starts; it is complete when its size stops changing.
+      for (;;) {
+        await sleep(1_000);
+        const written = snapshots(options.home).find((name) => !before.has(name));
+        if (written === undefined) continue;
+        const path = join(options.home, written);
+        if (await sizeSettled(path)) return path;
+      }
+    },
+    async stop() {
+      if (child.exitCode !== null) return;
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    },
+  };
+}
+
+async function untilReady(url: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    try {
+      if ((await fetch(`${url}/readyz`)).status === 200) return;
+    } catch {
+      // Not listening yet.
+    }
+    await sleep(200);
+  }
+  throw new Error(`am server at ${url} not ready within 60 s`);
+}
+
+function snapshots(dir: string): string[] {
+  return readdirSync(dir).filter((name) => name.endsWith('.heapsnapshot'));
+}
+
+async function sizeSettled(path: string): Promise<boolean> {
+  const first = statSync(path).size;
+  await sleep(1_000);
+  return first > 0 && statSync(path).size === first;
+}
