@@ -80,6 +80,8 @@ export class BatchFold {
         else this.readModel.tasks.update(graphId, task);
       }
     }
+    // Only now: an aggregate evicted before its rows were written would be loaded back stale.
+    this.cache.trim();
     return { count, graphs: dirtyGraphs, tasks, events: events ?? [] };
   }
 

@@ -5,7 +5,7 @@ import { ClaimIndex } from './claim-index.ts';
 import { CommitWindow } from './commit-window.ts';
 import { FeedFollower } from './feed-follower.ts';
 import type { FeedSource, FeedStall, FeedStatus, RawStoredMessage } from './feed-source.ts';
-import { GraphCache } from './graph-cache.ts';
+import { DEFAULT_GRAPH_CACHE_BUDGET, GraphCache, type GraphCacheBudget } from './graph-cache.ts';
 import { LiveIndexes } from './live-indexes.ts';
 import type { ReadModel } from './read-model.ts';
 import type { ReadyIndex } from './ready-index.ts';
@@ -24,8 +24,8 @@ export interface ProjectorOptions {
   maxBatch?: number;
   /** Time one batch may hold the event loop before it commits and yields. Default 25 ms. */
   maxBatchMs?: number;
-  /** Graph aggregates kept in memory. Default 1000. */
-  cacheSize?: number;
+  /** Graph aggregates kept in memory, by graphs and by their tasks. Default 1,000 graphs, 20,000 tasks. */
+  cacheBudget?: GraphCacheBudget;
   /** How long applied batches may stay uncommitted (see CommitWindow). Default 50 ms; 0 commits each batch. */
   commitIntervalMs?: number;
   /** Told once when the projector stops for good: a batch or a commit failed (the read model is not trusted). */
@@ -77,7 +77,9 @@ export class Projector {
     this.maxBatchMs = opts.maxBatchMs ?? 25;
     this.onError = opts.onError ?? (() => {});
     this.followerOptions = opts;
-    this.cache = new GraphCache(opts.cacheSize ?? 1000, (id) => this.readModel.loadGraphState(id));
+    this.cache = new GraphCache(opts.cacheBudget ?? DEFAULT_GRAPH_CACHE_BUDGET, (id) =>
+      this.readModel.loadGraphState(id),
+    );
     this.fold = new BatchFold(opts.readModel, opts.subjects, this.cache);
     this.window = new CommitWindow({
       db: opts.readModel.db,

@@ -2,6 +2,7 @@ import { AppError } from '../../errors.ts';
 import type { Subjects } from '../../events/index.ts';
 import { FeedFollower } from '../feed-follower.ts';
 import type { FeedSource, FeedStatus } from '../feed-source.ts';
+import type { GraphCacheBudget } from '../graph-cache.ts';
 import type { PgConnectOptions } from './pg-connection.ts';
 import { type PgRetry, PostgresReadModel } from './postgres-read-model.ts';
 
@@ -13,8 +14,8 @@ export interface PostgresProjectorOptions {
   url: string;
   /** Events per transaction at most. Default 1000. */
   maxBatch?: number;
-  /** Graph aggregates kept in memory. Default 1000. */
-  cacheSize?: number;
+  /** Graph aggregates kept in memory, by graphs and by their tasks. Default 1,000 graphs, 20,000 tasks. */
+  cacheBudget?: GraphCacheBudget;
   /** See PostgresReadModelOptions.retryDelaysMs. */
   retryDelaysMs?: readonly number[];
   /** After each committed batch while catching up: the last sequence applied and the catch-up target. */
@@ -100,7 +101,7 @@ export class PostgresProjector {
         subjects: opts.subjects,
         streamName: opts.streamName,
         ...(opts.maxBatch === undefined ? {} : { maxBatch: opts.maxBatch }),
-        ...(opts.cacheSize === undefined ? {} : { cacheSize: opts.cacheSize }),
+        ...(opts.cacheBudget === undefined ? {} : { cacheBudget: opts.cacheBudget }),
         ...(opts.retryDelaysMs === undefined ? {} : { retryDelaysMs: opts.retryDelaysMs }),
         ...(opts.onRetry ? { onRetry: opts.onRetry } : {}),
         ...(opts.onRecovered ? { onRecovered: opts.onRecovered } : {}),

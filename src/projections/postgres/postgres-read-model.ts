@@ -1,6 +1,6 @@
 import { AppError } from '../../errors.ts';
 import type { AgentState, GraphState, RawStoredMessage, Subjects } from '../../events/index.ts';
-import { GraphCache } from '../graph-cache.ts';
+import { DEFAULT_GRAPH_CACHE_BUDGET, GraphCache, type GraphCacheBudget } from '../graph-cache.ts';
 import { connectPostgres, type PgConnection, type PgConnectOptions } from './pg-connection.ts';
 import { foldBatch, graphIdsOf } from './pg-fold.ts';
 import { migratePostgres } from './pg-migrations.ts';
@@ -24,8 +24,8 @@ export interface PostgresReadModelOptions {
    * Default 1000.
    */
   maxBatch?: number;
-  /** Graph aggregates kept in memory. Default 1000. */
-  cacheSize?: number;
+  /** Graph aggregates kept in memory, by graphs and by their tasks. Default 1,000 graphs, 20,000 tasks. */
+  cacheBudget?: GraphCacheBudget;
   /** Delays between tries of a failed batch or connect (the last repeats). Default 250 ms … 5 s. */
   retryDelaysMs?: readonly number[];
   /** Told of each failed try (the batch, or the first connect, is tried again after `delayMs`). */
@@ -82,7 +82,7 @@ export class PostgresReadModel {
     this.#projector = opts.projector ?? 'main';
     this.#retryMs = opts.retryDelaysMs ?? RETRY_MS;
     this.#maxBatch = Math.max(1, opts.maxBatch ?? 1_000);
-    this.#cache = new GraphCache(opts.cacheSize ?? 1000, () => null);
+    this.#cache = new GraphCache(opts.cacheBudget ?? DEFAULT_GRAPH_CACHE_BUDGET, () => null);
     this.#connection = connection;
     this.#applied = applied;
   }
@@ -216,6 +216,7 @@ export class PostgresReadModel {
     await db.query('COMMIT');
     this.#applied = last.seq;
     for (const state of graphs.values()) if (state !== null) this.#cache.set(state);
+    this.#cache.trim();
     return messages.length;
   }
 

@@ -102,7 +102,7 @@ describe.skipIf(unreachable !== null)(
       const db = await newDatabase();
       // One graph in memory and batches of 7: almost every batch folds on from aggregates read back from
       // Postgres, and graphs are cut across batches.
-      const projector = await start(db.url, { cacheSize: 1, maxBatch: 7 });
+      const projector = await start(db.url, { cacheBudget: { graphs: 1, tasks: 1 }, maxBatch: 7 });
       try {
         const caught = await projector.caughtUp;
         expect(caught.seq).toBe(await t.store.lastSeq());
