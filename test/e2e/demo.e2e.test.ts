@@ -13,6 +13,8 @@ describe('am demo', () => {
     expect(await demo.exited).toBe(0);
     const out = demo.output();
     expect(out).toMatch(/Final answer:\n.+/);
+    // Task outputs are shown whole: the result the offline worker computed at a task's end is there.
+    expect(out.slice(out.indexOf('Final answer:'))).toContain('Computed 12*7+6 = 90.');
     // It says why cycle 1 fails.
     expect(out).toContain('The [[BAD-ONCE]] marker makes the offline auditor fail one task in cycle 1');
     const types = [...out.matchAll(/^\s+#\s*\d+ (\w+)/gm)].map((m) => m[1]);
