@@ -1,9 +1,10 @@
 /**
- * An AM server as a process of its own (`am server` from src/ under tsx), so that its RSS is only the
- * server's: the benchmark process that submits and counts lives elsewhere. It writes a heap snapshot
+ * An AM server as a process of its own (`am server`, compiled, as users run it: bin/am.mjs → dist/,
+ * rebuilt first so it is the code in src/), so that its RSS is only the server's: the benchmark process
+ * that submits and counts lives elsewhere. It writes a heap snapshot
  * into `dir` on SIGUSR2 (node's --heapsnapshot-signal), for finding what holds the memory.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,20 +27,23 @@ export async function startServerProcess(options: {
   adminToken: string;
   env?: Record<string, string>;
 }): Promise<ServerProcess> {
+  try {
+    execFileSync('npm', ['run', '-s', 'build'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (error) {
+    const { stdout, stderr } = error as { stdout?: Buffer; stderr?: Buffer };
+    throw new Error(`npm run build failed:\n${stdout?.toString() ?? ''}${stderr?.toString() ?? ''}`);
+  }
   const port = await findFreePort();
   const child = spawn(
     process.execPath,
     [
       '--heapsnapshot-signal=SIGUSR2',
       `--diagnostic-dir=${options.home}`,
-      '--import',
-      'tsx',
-      join(ROOT, 'src', 'cli', 'main.ts'),
+      join(ROOT, 'bin', 'am.mjs'),
       'server',
       '--no-manager',
     ],
     {
-      // tsx is resolved from the working directory: the repository's node_modules.
       cwd: ROOT,
       env: {
         ...process.env,
