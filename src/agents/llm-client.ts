@@ -328,7 +328,7 @@ export class OpenAiLlmClient implements StructuredLlm {
           this.observeCall(observed, 'aborted', startedAt, ZERO_USAGE);
           throw abortedError(signal, error);
         }
-        failure = classify(error, timeout.signal.aborted, this.timeoutMs);
+        failure = classify(error, timeout.signal.aborted, this.timeoutMs, this.client.baseURL);
         this.observeCall(observed, failure.outcome, startedAt, ZERO_USAGE);
       } finally {
         clearTimeout(timer);
@@ -396,14 +396,15 @@ interface Failure {
   outcome: LlmCallOutcome;
 }
 
-function classify(error: unknown, timedOut: boolean, timeoutMs: number): Failure {
+function classify(error: unknown, timedOut: boolean, timeoutMs: number, endpoint: string): Failure {
   // Our own timer aborts the request, so the SDK reports a timeout as a user abort: check the timer.
   if (timedOut) {
-    const message = `the model call timed out after ${timeoutMs} ms`;
+    const message = `the model call to ${endpoint} timed out after ${timeoutMs} ms`;
     return { retryable: true, delayMs: null, message, outcome: 'timeout' };
   }
   if (error instanceof APIConnectionError) {
-    const message = `cannot reach the model endpoint: ${error.message}`;
+    // Named, with what sets it: a dead endpoint is most often a wrong OPENAI_BASE_URL.
+    const message = `cannot reach the model endpoint ${endpoint} (OPENAI_BASE_URL): ${error.message}`;
     return { retryable: true, delayMs: null, message, outcome: 'unreachable' };
   }
   if (error instanceof APIError && typeof error.status === 'number') {

@@ -249,6 +249,8 @@ describe('OpenAiLlmClient', () => {
       const error = await rejection(client({ baseURL, maxRetries: 1 }).complete(request()));
       expect(error.code).toBe('AM_ERR_LLM_UNAVAILABLE');
       expect(error.message).toContain('after 2 requests');
+      // It names the endpoint and what sets it, so a wrong OPENAI_BASE_URL is found from the message.
+      expect(error.message).toContain(`cannot reach the model endpoint ${baseURL} (OPENAI_BASE_URL)`);
     });
   });
 
