@@ -19,9 +19,22 @@ export const RegisterAgentSchema = commandSchema(
 );
 export type RegisterAgent = z.infer<typeof RegisterAgentSchema>;
 
-/** Registers an agent once; its id is the subject, so a second registration is refused. */
+/**
+ * Registers an agent once; its id is the subject, so a second registration is refused. A revoked id is
+ * not reused either: the trail names agents by id, and a claim stored after a revocation is void for
+ * that id forever — a new agent under an old name would inherit that.
+ */
 export function decideRegisterAgent(command: RegisterAgent, state: AgentState | null): Decision | AppError {
   const { agentId, role, tokenHash, natsPasswordHash } = command.data;
+  if (state?.status === 'revoked') {
+    return new AppError(
+      'AM_ERR_AGENT_EXISTS',
+      `agent ${agentId} was revoked${state.revokedAt ? ` at ${state.revokedAt}` : ''} and ids are not reused ` +
+        `(the audit trail names agents by id): add it under a new id (e.g. ${agentId}-2); to give a live agent ` +
+        `new credentials instead, use "am agents rotate ${agentId}" before revoking`,
+      { details: { agentId, status: 'revoked' } },
+    );
+  }
   if (state !== null) return new AppError('AM_ERR_AGENT_EXISTS', `agent ${agentId} already exists`);
   return {
     kind: 'append',

@@ -55,6 +55,17 @@ describe('RegisterAgent', () => {
       expectCode(decideRegisterAgent(registerAgent, givenAgent(registered)), 'AM_ERR_AGENT_EXISTS');
     });
   });
+
+  describe('when the agent was revoked', () => {
+    it('refuses the id, saying why and what to do instead', () => {
+      const revoked = { type: 'AgentRevoked' as const, data: { agentId: 'worker-7', reason: 'leaked' } };
+      const decision = decideRegisterAgent(registerAgent, givenAgent(registered, revoked));
+      expectCode(decision, 'AM_ERR_AGENT_EXISTS');
+      expect((decision as Error).message).toMatch(
+        /was revoked .*ids are not reused.*new id \(e\.g\. worker-7-2\)/,
+      );
+    });
+  });
 });
 
 describe('RevokeAgent', () => {
