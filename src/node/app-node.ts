@@ -151,6 +151,7 @@ export async function startAppNode(opts: AppNodeOptions): Promise<AppNode> {
   const close = async () => {
     if (closed) return;
     closed = true;
+    ctx.claims.stop();
     stopObserving();
     readiness.stop();
     try {

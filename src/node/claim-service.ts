@@ -3,6 +3,7 @@ import { decideClaimTask } from '../commands/index.ts';
 import { AppError, isAppError } from '../errors.ts';
 import type { Projector, ReadyEntry, ReadyIndex, ResultsProjection, TaskRef } from '../projections/index.ts';
 import type { ClaimReply, ClaimRequest } from '../protocol/index.ts';
+import { CapabilityWatch } from './capability-watch.ts';
 import { claimReply } from './claim-reply.ts';
 import type { Clock } from './clock.ts';
 import type { NodeMetrics } from './node-metrics.ts';
@@ -69,9 +70,15 @@ export class ClaimService {
   readonly #revoked = new Set<string>();
   /** Null unless tracing was on when the node started: the claim path then costs nothing extra. */
   readonly #traces: GraphTraces | null;
+  readonly #capabilities: CapabilityWatch;
 
   constructor(private readonly node: ClaimNode) {
     this.#traces = tracingEnabled() ? new GraphTraces(node.projector) : null;
+    this.#capabilities = new CapabilityWatch({
+      clock: node.clock,
+      log: node.log,
+      ready: () => node.readyIndex.entries(),
+    });
     node.projector.onApplied((batch) => {
       for (const { event } of batch.events) {
         if (event.type === 'AgentRevoked') this.#onRevoked(event.data.agentId);
@@ -101,8 +108,14 @@ export class ClaimService {
     return this.#pending.size;
   }
 
+  /** Stops the node's timers (the unserved-capability check). */
+  stop(): void {
+    this.#capabilities.stop();
+  }
+
   /** Resolves with a claim, or null when no work came within `waitMs` (or the caller went away). */
   async claim(principal: Principal, body: ClaimRequest, signal?: AbortSignal): Promise<ClaimReply | null> {
+    this.#capabilities.offered(body.capabilities);
     const key = claimKey(principal, body.requestId);
     const prior = this.#pending.get(key);
     if (prior) {

@@ -120,6 +120,11 @@ export class ReadyIndex {
     if (this.reserved.delete(key)) this.wake();
   }
 
+  /** Every entry, reserved or not, by priority bucket. */
+  *entries(): IterableIterator<ReadyEntry> {
+    for (const bucket of this.buckets.values()) yield* bucket.entries();
+  }
+
   /** The earliest time a backed-off entry becomes available, so a long-poll can wake for it. */
   nextAvailableAt(now: number): number | null {
     let next: number | null = null;
