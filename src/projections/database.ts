@@ -39,6 +39,13 @@ export const PROJECTION_TABLES = [
 ] as const;
 
 /**
+ * SQLite page cache sizes (negative: KiB). A full replay touches task and result pages all over the
+ * file, and SQLite's default 2 MiB cache thrashes; at the tail the pages in use are those of the open
+ * graphs, and a 64 MiB cache held for good was a quarter of a busy server's RSS.
+ */
+export const PAGE_CACHE_KIB = { steady: -16_384, bulkLoad: -65_536 } as const;
+
+/**
  * Opens (creating if needed) a read-model file in WAL mode and migrates it. `synchronous = NORMAL`
  * is safe with WAL: a crash can lose the last transactions but never corrupts, and the projector
  * replays whatever its checkpoint does not cover.
@@ -54,8 +61,7 @@ export function openReadModel(path: string): ReadModelDb {
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 5000');
-  // A replay touches task and result pages all over the file; SQLite's default 2 MiB page cache thrashes.
-  db.pragma('cache_size = -65536');
+  db.pragma(`cache_size = ${PAGE_CACHE_KIB.steady}`);
   db.pragma('temp_store = MEMORY');
   db.pragma('foreign_keys = OFF');
   // Before migrating: a later migration may expect an index an interrupted rebuild had dropped.

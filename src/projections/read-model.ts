@@ -3,7 +3,7 @@ import { type TaskGraph, TaskGraphSchema } from '../protocol/index.ts';
 import { AgentsProjection } from './agents-projection.ts';
 import { AuditsProjection } from './audits-projection.ts';
 import { Checkpoint } from './checkpoint.ts';
-import { openReadModel, PROJECTION_TABLES, type ReadModelDb } from './database.ts';
+import { openReadModel, PAGE_CACHE_KIB, PROJECTION_TABLES, type ReadModelDb } from './database.ts';
 import { deferSecondaryIndexes, restoreDeferredIndexes } from './deferred-indexes.ts';
 import { GraphsProjection, graphStateFromRow, graphView } from './graphs-projection.ts';
 import { ProgressProjection } from './progress-projection.ts';
@@ -114,6 +114,7 @@ export class ReadModel {
    */
   beginBulkLoad(): number {
     this.db.pragma('wal_autocheckpoint = 0');
+    this.db.pragma(`cache_size = ${PAGE_CACHE_KIB.bulkLoad}`);
     return deferSecondaryIndexes(this.db);
   }
 
@@ -122,6 +123,8 @@ export class ReadModel {
     const restored = restoreDeferredIndexes(this.db);
     this.db.pragma(`wal_autocheckpoint = ${DEFAULT_WAL_AUTOCHECKPOINT_PAGES}`);
     this.db.pragma('wal_checkpoint(TRUNCATE)');
+    // Shrinking the limit frees the cached pages beyond it.
+    this.db.pragma(`cache_size = ${PAGE_CACHE_KIB.steady}`);
     return restored;
   }
 
