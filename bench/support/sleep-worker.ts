@@ -1,7 +1,8 @@
 /**
  * A worker process for bench:makespan and bench:contention: a task whose instructions read `sleep <ms>`
  * takes that long (a timer, no CPU), anything else completes at once; through the real worker client.
- * Env: AM_URL, AM_TOKEN, NATS_URL, BENCH_TRANSPORT (http|nats), BENCH_CONCURRENCY.
+ * Env: AM_URL, AM_TOKEN, NATS_URL, BENCH_TRANSPORT (http|nats), BENCH_CONCURRENCY, BENCH_HOLD=1 (connect,
+ * print `ready`, and claim only after SIGUSR2: every worker of bench:contention starts at the same moment).
  * Prints `ready`, then on SIGTERM `done <completed>` and `cpu <ms used since ready>` and exits.
  */
 import { EventEmitter } from 'node:events';
@@ -42,7 +43,14 @@ const worker = createWorker(
     },
   },
 );
-worker.start();
+if (process.env.BENCH_HOLD === '1') {
+  // Nothing else keeps an HTTP worker alive before its first claim (a NATS one has its connection).
+  const holding = setInterval(() => {}, 60_000);
+  process.once('SIGUSR2', () => {
+    clearInterval(holding);
+    worker.start();
+  });
+} else worker.start();
 const cpuAtReady = process.cpuUsage();
 process.stdout.write('ready\n');
 process.on('SIGTERM', () => {
