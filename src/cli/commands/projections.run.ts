@@ -10,6 +10,7 @@ import { type EmbeddedNats, startEmbeddedNats } from '../../store/embedded-nats.
 import { EventStore } from '../../store/event-store.ts';
 import { lockReadModelFile } from '../../store/home-lock.ts';
 import { onStdoutClosed, stopWithin, untilSignal } from '../process-signals.ts';
+import { chooseReadModelFile } from '../read-model-file.ts';
 
 export interface RebuildOptions {
   db?: string;
@@ -23,16 +24,17 @@ export interface ServeOptions {
 /** What `am projections rebuild` does (its options are in projections.ts; this file is loaded only when it runs). */
 export async function runProjectionsRebuild(opts: RebuildOptions): Promise<void> {
   const config = loadConfig();
+  // Chosen (or refused) before NATS is touched.
+  const { path: dbPath, why } = chooseReadModelFile(config, opts.db);
   // A rebuild half done is worse than one nobody watches (`am projections rebuild | head -1`): finish it.
   onStdoutClosed(() => {});
   // Refused while `am up` runs on this AM_HOME: it holds the lock that the embedded NATS takes.
   const stream = await openStream(config, 'am-rebuild', { joinRunningEmbedded: false });
   try {
     const { store } = stream;
-    const dbPath =
-      opts.db ?? config.AM_DB ?? join(config.AM_HOME, `read-model-${config.AM_HTTP_PORT}.sqlite`);
     // Refused while a server uses the file: the rebuild empties the tables it reads and writes.
     const fileLock = lockReadModelFile(dbPath);
+    process.stdout.write(`rebuilding ${dbPath} (${why}) from ${stream.describe}\n`);
     const progress = progressLine({ everyMs: 100, drawLast: true });
     try {
       const { events, ms } = await rebuildReadModel(store, store.subjects, dbPath, {

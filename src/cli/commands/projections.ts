@@ -12,7 +12,10 @@ export function registerProjectionsCommand(program: Command): void {
     .description(
       "replay the whole stream into this process's read model (stop the server that uses the file first)",
     )
-    .option('--db <file>', 'the SQLite file (default AM_DB, else $AM_HOME/read-model-<port>.sqlite)')
+    .option(
+      '--db <file>',
+      'the SQLite file (default AM_DB, else $AM_HOME/read-model-<AM_HTTP_PORT>.sqlite, else the only server file in AM_HOME)',
+    )
     .action(async (opts: RebuildOptions) =>
       (await import('./projections.run.ts')).runProjectionsRebuild(opts),
     );
