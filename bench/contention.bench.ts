@@ -14,7 +14,11 @@
  * NATS spreads each request to either server; over HTTP (BENCH_TRANSPORT=http) processes 1-4 call the
  * first server and 5-8 the second.
  *
- * Env: BENCH_TASKS (1000), BENCH_GRAPH_SIZE (500), BENCH_PROCESSES (8), BENCH_CONCURRENCY (4),
+ * A claim's expected sequence is its task's last one, so only two decisions on the same task conflict;
+ * one server never races itself (its READY index reserves a candidate), so BENCH_SERVERS=1 (no second
+ * server: a baseline) shows how much of the figure the second server brings.
+ *
+ * Env: BENCH_SERVERS (2), BENCH_TASKS (1000), BENCH_GRAPH_SIZE (500), BENCH_PROCESSES (8), BENCH_CONCURRENCY (4),
  * BENCH_TRANSPORT (nats|http), BENCH_TASK_MS (0), NATS_URL.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -35,6 +39,7 @@ const GRAPH_SIZE = Number(process.env.BENCH_GRAPH_SIZE ?? 500);
 const PROCESSES = Number(process.env.BENCH_PROCESSES ?? 8);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 4);
 const TRANSPORT = process.env.BENCH_TRANSPORT === 'http' ? 'http' : 'nats';
+const SERVERS = process.env.BENCH_SERVERS === '1' ? 1 : 2;
 const TASK_MS = Number(process.env.BENCH_TASK_MS ?? 0);
 const GOAL = 0.2;
 const TIMEOUT_MS = 120_000;
@@ -70,13 +75,16 @@ function progress(line: string): void {
 
 async function main(): Promise<void> {
   const stack = await startBenchStack('contention');
-  progress('in-process server ready; starting the second');
-  const second = await startSecondServer(stack).catch(async (error: unknown) => {
-    await stack.stop();
-    throw error;
-  });
-  const servers = [stack.server.url, second.url];
-  progress(`second server ready at ${second.url}`);
+  progress('in-process server ready');
+  const second =
+    SERVERS === 1
+      ? null
+      : await startSecondServer(stack).catch(async (error: unknown) => {
+          await stack.stop();
+          throw error;
+        });
+  const servers = second ? [stack.server.url, second.url] : [stack.server.url];
+  if (second) progress(`second server ready at ${second.url}`);
   try {
     const token = await addWorkerAgent(stack, `bench-${stack.suffix}`);
     const graphIds = new Set<string>();
@@ -107,7 +115,7 @@ async function main(): Promise<void> {
         throw new Error(`not all READY: ${counts.map((c) => c.ready).join(', ')}`);
       await sleep(100);
     }
-    progress(`${TASKS} READY on both servers; starting ${PROCESSES} x ${CONCURRENCY} ${TRANSPORT} slots`);
+    progress(`${TASKS} READY on every server; starting ${PROCESSES} x ${CONCURRENCY} ${TRANSPORT} slots`);
 
     let completed = 0;
     let firstClaimAt = Number.NaN;
@@ -173,7 +181,7 @@ async function main(): Promise<void> {
     );
     const headline: HeadlineRow[] = [
       {
-        figure: `Claim conflicts per claim (${PROCESSES * CONCURRENCY} workers, 2 servers, ${TASKS.toLocaleString('en')} READY, ${TRANSPORT.toUpperCase()})`,
+        figure: `Claim conflicts per claim (${PROCESSES * CONCURRENCY} workers, ${SERVERS} server${SERVERS === 1 ? '' : 's'}, ${TASKS.toLocaleString('en')} READY, ${TRANSPORT.toUpperCase()})`,
         value: perClaim,
         unit: 'conflicts/claim',
         goal: `≤ ${GOAL}`,
@@ -190,9 +198,11 @@ async function main(): Promise<void> {
       workers: `${PROCESSES} processes x concurrency ${CONCURRENCY}`,
       transport:
         TRANSPORT === 'nats'
-          ? 'nats: all slots on the one queue group both servers serve (NATS picks the server per request)'
-          : `http: ${half} processes on server 1, ${PROCESSES - half} on server 2`,
-      servers: ['in-process (the kit)', 'am server --no-manager, a second process'],
+          ? 'nats: all slots on the one queue group every server serves (NATS picks the server per request)'
+          : SERVERS === 1
+            ? 'http: all processes on the one server'
+            : `http: ${half} processes on server 1, ${PROCESSES - half} on server 2`,
+      servers: ['in-process (the kit)', 'am server --no-manager, a second process'].slice(0, SERVERS),
       claims: claimed,
       conflicts,
       staleCandidates: stale,
@@ -204,7 +214,7 @@ async function main(): Promise<void> {
     });
   } finally {
     progress('stopping the servers');
-    await second.stop();
+    await second?.stop();
     await stack.stop();
     progress('stopped');
   }
