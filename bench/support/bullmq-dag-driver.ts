@@ -1,9 +1,12 @@
 /**
  * bench:makespan's BullMQ side. BullMQ has no DAGs (a FlowProducer builds trees: a parent waits for its
  * children, but a job cannot have two parents), so each DAG runs the way a BullMQ user would run it: the
- * DAG and each task's count of unfinished dependencies go into Redis, the roots are added, and the
- * workers (makespan-bullmq-worker.ts) add a job once its last dependency completed. The same DAGs,
- * durations and worker slots as the AM side.
+ * roots are added, and a job is added once its last dependency completed, by one of two releases:
+ * - `worker`: the worker that completed a job decrements its dependents' counts in Redis (HINCRBY) and
+ *   adds those that reach 0 (makespan-bullmq-worker.ts);
+ * - `driver`: this process hears every `completed` through QueueEvents and adds the ready dependents
+ *   (counts in memory): one more hop per edge.
+ * The same DAGs, durations and worker slots as the AM side.
  *
  * Makespan of a DAG: from the roots' addBulk acknowledgement to the last job's `completed` seen through
  * QueueEvents — the counterpart of AM's last TaskCompleted applied by the server's projector.
@@ -14,6 +17,8 @@ import { v4 as uuidv4 } from 'uuid';
 import { round, spawnAll, stopAll } from './bench-kit.ts';
 import type { DagJobData } from './makespan-bullmq-worker.ts';
 import { type Dag, dependentsOf } from './makespan-dag.ts';
+
+export type BullmqRelease = 'worker' | 'driver';
 
 export interface BullmqDagRun {
   makespanMs: number[];
@@ -27,6 +32,7 @@ export async function runBullmqDags(
   dags: readonly Dag[],
   processes: number,
   concurrency: number,
+  release: BullmqRelease,
 ): Promise<BullmqDagRun> {
   const queueName = `bench-dag-${uuidv4().slice(0, 8)}`;
   const connection = { url: redisUrl };
@@ -38,6 +44,7 @@ export async function runBullmqDags(
     REDIS_URL: redisUrl,
     BENCH_QUEUE: queueName,
     BENCH_CONCURRENCY: String(concurrency),
+    BENCH_RELEASE: release,
   });
   try {
     const runOne = async (index: number, dag: Dag): Promise<number> => {
@@ -53,11 +60,31 @@ export async function runBullmqDags(
           Object.fromEntries(waiting.map((t) => [t.id, t.dependsOn.length])),
         );
       const prefix = `${index}-`;
+      const remaining = new Map(dag.tasks.map((t) => [t.id, t.dependsOn.length]));
+      const durations = new Map(dag.tasks.map((t) => [t.id, t.durationMs]));
+      const releaseDependents = (taskId: string) => {
+        const ready = (dependents.get(taskId) ?? []).filter((id) => {
+          const left = (remaining.get(id) ?? 0) - 1;
+          remaining.set(id, left);
+          return left === 0;
+        });
+        if (ready.length === 0) return;
+        queue
+          .addBulk(
+            ready.map((id) => ({
+              name: id,
+              data: { dag: index, task: id, durationMs: durations.get(id) ?? 0 },
+              opts: { jobId: `${prefix}${id}` },
+            })),
+          )
+          .catch((error: unknown) => process.stderr.write(`bullmq driver: ${(error as Error).message}\n`));
+      };
       let completed = 0;
       let onCompleted: (args: { jobId: string }) => void = () => {};
       const lastCompleted = new Promise<number>((resolve) => {
         onCompleted = ({ jobId }) => {
           if (!jobId.startsWith(prefix)) return;
+          if (release === 'driver') releaseDependents(jobId.slice(prefix.length));
           completed += 1;
           if (completed === dag.tasks.length) resolve(performance.now());
         };
@@ -81,7 +108,9 @@ export async function runBullmqDags(
     const makespanMs: number[] = [];
     for (const [i, dag] of dags.entries()) {
       const ms = await runOne(i + 1, dag);
-      process.stderr.write(`bullmq dag ${i + 1}: makespan ${ms} ms (critical path ${dag.criticalPathMs})\n`);
+      process.stderr.write(
+        `bullmq (${release} releases) dag ${i + 1}: makespan ${ms} ms (critical path ${dag.criticalPathMs})\n`,
+      );
       makespanMs.push(ms);
     }
     return { makespanMs, workerCpuMs: await stopAll(workers) };

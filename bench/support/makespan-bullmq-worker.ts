@@ -4,7 +4,8 @@
  * worker decrements each dependent's count of unfinished dependencies in Redis (HINCRBY, atomic) and
  * adds the dependents that reach 0. Releasing from the worker saves the hop a central driver listening
  * to QueueEvents would add. The DAGs are in Redis (`<queue>:dag:<n>`, written by bullmq-dag-driver.ts).
- * Env: REDIS_URL, BENCH_QUEUE, BENCH_CONCURRENCY. Prints `ready`; on SIGTERM `cpu <ms>` and exits.
+ * With BENCH_RELEASE=driver the worker only sleeps: bullmq-dag-driver.ts releases dependents itself.
+ * Env: REDIS_URL, BENCH_QUEUE, BENCH_CONCURRENCY, BENCH_RELEASE (worker|driver). Prints `ready`; on SIGTERM `cpu <ms>` and exits.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Job, Queue, Worker } from 'bullmq';
@@ -62,11 +63,12 @@ const worker = new Worker<DagJobData>(
   },
   { connection, concurrency: Number(process.env.BENCH_CONCURRENCY ?? 1) },
 );
-worker.on('completed', (job) => {
-  releaseDependents(job).catch((error: unknown) =>
-    process.stderr.write(`makespan bullmq worker: ${(error as Error).message}\n`),
-  );
-});
+if (process.env.BENCH_RELEASE !== 'driver')
+  worker.on('completed', (job) => {
+    releaseDependents(job).catch((error: unknown) =>
+      process.stderr.write(`makespan bullmq worker: ${(error as Error).message}\n`),
+    );
+  });
 worker.on('error', (error) => process.stderr.write(`makespan bullmq worker: ${error.message}\n`));
 await worker.waitUntilReady();
 const cpuAtReady = process.cpuUsage();
