@@ -241,6 +241,7 @@ export class ClaimService {
       }
       if (error.code === 'AM_ERR_CONFLICT') {
         metrics.conflicts += 1;
+        readyIndex.noteConflict(this.node.clock.now());
         // Someone else moved the task on. Keep it reserved until the projection shows what happened.
         const seq = Number(error.details?.seq ?? 0);
         void projector.waitFor(seq, 5_000).then(() => readyIndex.unreserve(entry));

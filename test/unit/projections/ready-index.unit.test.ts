@@ -70,6 +70,21 @@ describe('ReadyIndex', () => {
     });
   });
 
+  describe('after a claim lost its race to another server', () => {
+    it('picks from a window that grows with the claims in flight here, for 10 s', () => {
+      const index = new ReadyIndex({ spread: 2, random: () => 0.99 });
+      for (let i = 0; i < 100; i++) index.upsert(entry(`t${i}`));
+      // Three claims in flight here (reserved), strict-ish order until a conflict: the last of 2.
+      const before = [1, 2, 3].map(() => index.reserve(anyWorker)?.taskId);
+      expect(before).toEqual(['t1', 't2', 't3']);
+      index.noteConflict(anyWorker.now);
+      // 3 reserved: a window of 2 x 4 = 8 eligible candidates (t0, t4..t10): the last of them.
+      expect(index.reserve(anyWorker)?.taskId).toBe('t10');
+      // Once the contention is 10 s old, back to the window of 2.
+      expect(index.reserve({ ...anyWorker, now: anyWorker.now + 10_000 })?.taskId).toBe('t4');
+    });
+  });
+
   describe('when a candidate is reserved by a local claimer', () => {
     it('does not offer it again until it is unreserved', () => {
       const index = new ReadyIndex();
