@@ -4,7 +4,7 @@
  * ≤ 250 MB, and flat in the soak (least-squares slope over its second half ≤ 1 MB/min and its last
  * sample ≤ its first + 10%).
  *
- * The server runs as a process of its own (`am server` under tsx, manager off) on a private nats-server,
+ * The server runs as a process of its own (`am server` from a fresh build with --max-semi-space-size=4 as deploy/Dockerfile and `npm start` run it, manager off) on a private nats-server,
  * so its RSS is only its own; one worker process (concurrency 8, over NATS) completes the tasks, which
  * are submitted in explicit graphs of 500 with at most BENCH_OPEN_GRAPHS (4) unfinished at once.
  * Completions are counted from the server's /metrics (`am_task_results_total`), polled twice a second.
@@ -104,7 +104,8 @@ async function main(): Promise<void> {
       tasks: TASKS,
       graphSize: GRAPH_SIZE,
       maxOpenGraphs: MAX_OPEN_GRAPHS,
-      server: 'am server (src/ under tsx, manager off), its own process; 1 worker process x 8 over NATS',
+      server:
+        'am server (dist/, node --max-semi-space-size=4 as deployed, manager off), its own process; 1 worker process x 8 over NATS',
       phase1,
       soak,
       bullmq: bullmq ?? 'skipped',

@@ -39,6 +39,8 @@ export async function startServerProcess(options: {
     [
       '--heapsnapshot-signal=SIGUSR2',
       `--diagnostic-dir=${options.home}`,
+      // As deploy/Dockerfile and `npm start` run it (README "Memory").
+      '--max-semi-space-size=4',
       join(ROOT, 'bin', 'am.mjs'),
       'server',
       '--no-manager',

@@ -131,7 +131,7 @@ describe('deploy/Dockerfile', () => {
   const dockerfile = read('Dockerfile');
 
   it('runs `am` as a non-root user, with a real default subcommand and a health check on /healthz', () => {
-    expect(dockerfile).toMatch(/^ENTRYPOINT \["node", "\/app\/bin\/am\.mjs"\]$/m);
+    expect(dockerfile).toMatch(/^ENTRYPOINT \["node", "--max-semi-space-size=4", "\/app\/bin\/am\.mjs"\]$/m);
     const cmd = JSON.parse(/^CMD (\[.*\])$/m.exec(dockerfile)?.[1] ?? '[]') as string[];
     expect(parseAm(cmd).command).toBe('server');
     const users = [...dockerfile.matchAll(/^USER (\S+)$/gm)].map((m) => m[1]);
