@@ -10,6 +10,12 @@ import type {
 } from './feed-source.ts';
 import { StreamWatch } from './stream-watch.ts';
 
+/**
+ * Behind the known stream end by at most this many events counts as at the tail: applied at the end of
+ * the turn rather than held to fill a batch (a server's own appends in flight are about its claimers).
+ */
+const NEAR_TAIL_EVENTS = 256;
+
 /** A feed that could not start is tried again after these delays (the last repeats). */
 const RETRY_MS = [250, 500, 1000, 2000, 5000] as const;
 
@@ -20,7 +26,7 @@ const RETRY_MS = [250, 500, 1000, 2000, 5000] as const;
  * - At the tail (the server says nothing is pending, or nothing beyond this delivery is known) the batch
  *   is applied at the end of the event-loop turn, after the turn's command replies and appends are
  *   written (`afterSends`): no request waits behind a fold it does not need.
- * - Behind the tail a batch fills up to `maxBatch`, but never waits longer than `maxHoldMs`: a replay
+ * - Further behind (more than NEAR_TAIL_EVENTS) a batch fills up to `maxBatch`, but never waits longer than `maxHoldMs`: a replay
  *   builds big batches, and a miscounted `pending` costs at most that hold, never a freeze.
  * - A watchdog compares what was applied, what was delivered and what the stream is known to hold
  *   (StreamWatch). A feed that stays quiet for `stallMs` while the stream holds more is started again from
@@ -163,9 +169,9 @@ export class FeedFollower {
     const now = this.#now();
     this.#lastDeliveryAt = now;
     if (this.#state === 'stalled') this.#state = 'following';
-    // Whether the stream holds more than this delivery, from what this process knows (its own acknowledged
-    // appends run ahead of their deliveries under load), not from the server's count.
-    const moreKnown = this.#stream.holdsMoreThan(newest.seq);
+    // How far the stream is known to run past this delivery, from what this process knows (its own
+    // acknowledged appends run ahead of their deliveries under load), not from the server's count.
+    const behind = this.#stream.knownEnd() - newest.seq;
     this.#stream.delivered(newest.seq, now);
     if (this.#buffer.length >= this.#maxBatch) {
       // Behind the tail: apply in full batches, yielding between them so requests are still served.
@@ -176,7 +182,9 @@ export class FeedFollower {
       }
       return;
     }
-    if (newest.pending === 0 || !moreKnown) this.#scheduleFlush();
+    // A few events behind is this process's own appends in flight, delivered within a moment: holding
+    // for them would keep every dependent task (and every read-your-write) waiting up to maxHoldMs.
+    if (newest.pending === 0 || behind <= NEAR_TAIL_EVENTS) this.#scheduleFlush();
     else this.#holdAtMost();
   }
 

@@ -37,7 +37,12 @@ export class StreamWatch {
 
   /** Whether the stream is known to hold more than `seq` (own acknowledged appends count, live). */
   holdsMoreThan(seq: number): boolean {
-    return Math.max(this.#streamSeq, this.source.ackedSeq ?? 0) > seq;
+    return this.knownEnd() > seq;
+  }
+
+  /** The last sequence the stream is known to hold: probed, delivered, or acknowledged to this process. */
+  knownEnd(): number {
+    return Math.max(this.#streamSeq, this.source.ackedSeq ?? 0);
   }
 
   /** A delivery reached `seq` at `at`. */

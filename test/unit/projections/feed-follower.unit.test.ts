@@ -138,9 +138,22 @@ describe('FeedFollower', () => {
       await feed.running;
     });
 
-    it('applies what arrived within maxHoldMs when the stream is known to hold more, and never waits for it', async () => {
+    it('applies at the end of the turn when only a few events are known beyond it (appends in flight)', async () => {
       const source = new FakeFeed();
       source.tail = 10;
+      const feed = follow(source);
+      await advance();
+      // The server counts 500 pending (2.9 over-counts), but the stream is known to end 7 events further.
+      source.deliver([1, 2, 3], () => 500);
+      await advance();
+      expect(feed.flat()).toEqual([1, 2, 3]);
+      feed.follower.stop();
+      await feed.running;
+    });
+
+    it('applies what arrived within maxHoldMs when the stream is known to hold many more, and never waits for it', async () => {
+      const source = new FakeFeed();
+      source.tail = 10_000;
       const feed = follow(source);
       await advance();
       source.deliver([1, 2, 3], () => 500);
@@ -317,7 +330,7 @@ describe('FeedFollower', () => {
   describe('stop()', () => {
     it('ends run() and drops what was received but not applied', async () => {
       const source = new FakeFeed();
-      source.tail = 10;
+      source.tail = 10_000;
       const feed = follow(source);
       await advance();
       source.deliver([1, 2], () => 8);
