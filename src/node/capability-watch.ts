@@ -17,8 +17,8 @@ export interface CapabilityWatchOptions {
 
 /**
  * Warns when READY tasks need a capability no worker has offered in a claim for a while: such tasks wait
- * forever without an error anywhere (a typo in a plan's `capability`, or a worker started without
- * `--capabilities`). Claims report what they offer; a timer looks at the READY tasks.
+ * forever without an error anywhere (a typo in a plan's `capability`, or a worker whose
+ * mcp_client_config.json lacks it in `capabilities`). Claims report what they offer; a timer looks at the READY tasks.
  */
 export class CapabilityWatch {
   readonly #clock: Clock;
@@ -70,7 +70,7 @@ export class CapabilityWatch {
         { capability, tasks, graphId: example.graphId, taskId: example.taskId, offered },
         `${tasks} READY task(s) need capability "${capability}", which no worker has offered for ` +
           `${Math.round(this.#afterMs / 1000)} s (offered: ${offered.length ? offered.join(', ') : 'none'}); ` +
-          `start a worker with --capabilities ${capability}, or fix the task's capability`,
+          `start a worker whose mcp_client_config.json lists "capabilities": ["${capability}"], or fix the task's capability`,
       );
     }
   }

@@ -35,7 +35,7 @@ describe('CapabilityWatch', () => {
     expect(warnings).toHaveLength(1);
     expect(warnings[0]?.fields).toMatchObject({ capability: 'gpu', tasks: 2, offered: ['search'] });
     expect(warnings[0]?.message).toContain('2 READY task(s) need capability "gpu"');
-    expect(warnings[0]?.message).toContain('--capabilities gpu');
+    expect(warnings[0]?.message).toContain('lists "capabilities": ["gpu"]');
     // Not again at every check: once per repeat period.
     await clock.advance(60_000);
     expect(warnings).toHaveLength(1);
