@@ -6,16 +6,26 @@ import { contextFrom, inSpan } from '../node/tracing.ts';
 import {
   AgentIdSchema,
   AnyTaskIdSchema,
+  ClaimReplySchema,
   ClaimRequestSchema,
   GraphEventsQuerySchema,
+  GraphEventsReplySchema,
   GraphIdSchema,
+  HeartbeatReplySchema,
   HeartbeatRequestSchema,
+  ListAgentsReplySchema,
   ListGraphsQuerySchema,
+  ListGraphsReplySchema,
   ProgressRequestSchema,
+  RegisterAgentReplySchema,
   RegisterAgentRequestSchema,
   ReleaseRequestSchema,
+  SeqReplySchema,
+  SubmitGraphReplySchema,
   SubmitGraphRequestSchema,
+  SubmitResultReplySchema,
   SubmitResultRequestSchema,
+  TaskGraphSchema,
 } from '../protocol/index.ts';
 import { listAgents, registerAgent, revokeAgent, rotateAgent } from './agent-operations.ts';
 import {
@@ -37,6 +47,8 @@ export interface Operation<S extends z.ZodType = z.ZodType, O = unknown> {
   name: string;
   roles: readonly Role[];
   input: S;
+  /** The shape of what `run` answers (documentation: the OpenAPI document and the NATS reply's `data`). */
+  reply: z.ZodType<O>;
   run(ctx: AppContext, principal: Principal, input: z.output<S>, signal?: AbortSignal): Promise<O>;
 }
 
@@ -54,90 +66,105 @@ export const OPERATIONS = {
     name: 'PlanTask',
     roles: ADMIN,
     input: SubmitGraphRequestSchema,
+    reply: SubmitGraphReplySchema,
     run: (ctx, principal, input) => submitGraph(ctx, principal, input),
   }),
   ClaimTask: operation({
     name: 'ClaimTask',
     roles: WORKER,
     input: ClaimRequestSchema,
+    reply: ClaimReplySchema,
     run: (ctx, principal, input, signal) => ctx.claims.claim(principal, input, signal),
   }),
   ExtendLease: operation({
     name: 'ExtendLease',
     roles: WORKER,
     input: HeartbeatRequestSchema.extend(TaskParam),
+    reply: HeartbeatReplySchema,
     run: (ctx, principal, { taskId, ...body }) => heartbeat(ctx, principal, taskId, body),
   }),
   ReportProgress: operation({
     name: 'ReportProgress',
     roles: WORKER,
     input: ProgressRequestSchema.extend(TaskParam),
+    reply: SeqReplySchema,
     run: (ctx, principal, { taskId, ...body }) => reportProgress(ctx, principal, taskId, body),
   }),
   ReleaseTask: operation({
     name: 'ReleaseTask',
     roles: WORKER,
     input: ReleaseRequestSchema.extend(TaskParam),
+    reply: SeqReplySchema,
     run: (ctx, principal, { taskId, ...body }) => releaseTask(ctx, principal, taskId, body),
   }),
   SubmitResult: operation({
     name: 'SubmitResult',
     roles: WORKER,
     input: SubmitResultRequestSchema,
+    reply: SubmitResultReplySchema,
     run: (ctx, principal, input) => submitResult(ctx, principal, input),
   }),
   GetGraph: operation({
     name: 'GetGraph',
     roles: WORKER,
     input: z.strictObject({ ...GraphParam, minSeq: z.coerce.number().int().min(0).optional() }),
+    reply: TaskGraphSchema,
     run: (ctx, _principal, input) => getGraph(ctx, input.id, input.minSeq),
   }),
   ListGraphs: operation({
     name: 'ListGraphs',
     roles: WORKER,
     input: ListGraphsQuerySchema.extend({ minSeq: z.coerce.number().int().min(0).optional() }),
+    reply: ListGraphsReplySchema,
     run: (ctx, _principal, input) => listGraphs(ctx, input),
   }),
   GetGraphEvents: operation({
     name: 'GetGraphEvents',
     roles: WORKER,
     input: GraphEventsQuerySchema.extend(GraphParam),
+    reply: GraphEventsReplySchema,
     run: (ctx, _principal, { id, ...query }) => graphEvents(ctx, id, query),
   }),
   CancelGraph: operation({
     name: 'CancelGraph',
     roles: ADMIN,
     input: z.strictObject({ ...GraphParam, reason: z.string().max(4_000).optional() }),
+    reply: SeqReplySchema,
     run: (ctx, principal, input) => cancelGraph(ctx, principal, input.id, input.reason),
   }),
   RetryGraph: operation({
     name: 'RetryGraph',
     roles: ADMIN,
     input: z.strictObject(GraphParam),
+    reply: SeqReplySchema,
     run: (ctx, principal, input) => retryGraph(ctx, principal, input.id),
   }),
   RegisterAgent: operation({
     name: 'RegisterAgent',
     roles: ADMIN,
     input: RegisterAgentRequestSchema,
+    reply: RegisterAgentReplySchema,
     run: (ctx, principal, input) => registerAgent(ctx, principal, input),
   }),
   ListAgents: operation({
     name: 'ListAgents',
     roles: ADMIN,
     input: z.strictObject({}),
+    reply: ListAgentsReplySchema,
     run: async (ctx) => listAgents(ctx),
   }),
   RevokeAgent: operation({
     name: 'RevokeAgent',
     roles: ADMIN,
     input: z.strictObject({ id: AgentIdSchema }),
+    reply: SeqReplySchema,
     run: (ctx, principal, input) => revokeAgent(ctx, principal, input.id),
   }),
   RotateAgent: operation({
     name: 'RotateAgent',
     roles: ADMIN,
     input: z.strictObject({ id: AgentIdSchema }),
+    reply: RegisterAgentReplySchema,
     run: (ctx, principal, input) => rotateAgent(ctx, principal, input.id),
   }),
 } as const;

@@ -5,6 +5,7 @@ import { LIMITS } from './limits.ts';
 import { TaskErrorSchema, UsageSchema } from './result.ts';
 import { GraphStatusSchema, TaskKindSchema } from './status.ts';
 import { StepSchema } from './step.ts';
+import { GraphViewSchema } from './task-graph.ts';
 import { TaskSpecSchema } from './task-spec.ts';
 
 /** Request and reply bodies shared by HTTP, NATS and the worker client (DESIGN.md "Interfaces"). */
@@ -149,6 +150,15 @@ export const ListGraphsQuerySchema = z.strictObject({
 });
 export type ListGraphsQuery = z.infer<typeof ListGraphsQuerySchema>;
 
+export const ListGraphsReplySchema = z.object({
+  graphs: z.array(GraphViewSchema),
+  /** Pass as `cursor` for the next page; null on the last one. */
+  nextCursor: z.string().nullable(),
+  /** The read model's applied stream sequence when the page was read. */
+  projectionSeq: z.number().int(),
+});
+export type ListGraphsReply = z.infer<typeof ListGraphsReplySchema>;
+
 /** GET /v1/graphs/:id/events */
 export const GraphEventsQuerySchema = z.strictObject({
   fromSeq: z.coerce.number().int().min(1).optional(),
@@ -166,6 +176,9 @@ export const TrailEventSchema = z.object({
   data: z.unknown(),
 });
 export type TrailEvent = z.infer<typeof TrailEventSchema>;
+
+export const GraphEventsReplySchema = z.object({ events: z.array(TrailEventSchema) });
+export type GraphEventsReply = z.infer<typeof GraphEventsReplySchema>;
 
 /** Reads accept `minSeq`: wait (up to 5 s) until the local read model has applied it. */
 export const MinSeqQuerySchema = z.strictObject({ minSeq: z.coerce.number().int().min(0).optional() });
@@ -198,6 +211,39 @@ export const AgentViewSchema = z.object({
   natsUser: z.string().nullable(),
 });
 export type AgentView = z.infer<typeof AgentViewSchema>;
+export const ListAgentsReplySchema = z.object({ agents: z.array(AgentViewSchema) });
+export type ListAgentsReply = z.infer<typeof ListAgentsReplySchema>;
+
+/** GET /healthz: the process is up (no auth). */
+export const HealthReplySchema = z.object({ ok: z.literal(true) });
+
+/** GET /readyz without credentials (probes): the verdict alone. */
+export const ReadinessVerdictSchema = z.object({ ready: z.boolean() });
+
+/** GET /readyz with a token or a dashboard session: the verdict with the figures it was made on. */
+export const ReadinessSnapshotSchema = z.object({
+  ready: z.boolean(),
+  reason: z
+    .enum(['catching_up', 'nats_unreachable', 'feed_stalled', 'lagging', 'projector_failed', 'stopping'])
+    .nullable(),
+  /** One line for operators. */
+  detail: z.string(),
+  /** When this verdict began. */
+  since: z.iso.datetime(),
+  nats: z.enum(['connected', 'unavailable']),
+  projector: z.enum(['running', 'stopped', 'failed']),
+  appliedSeq: z.number().int(),
+  deliveredSeq: z.number().int(),
+  /** The highest stream sequence this node knows of. */
+  streamSeq: z.number().int(),
+  /** Events known to be in the stream and not applied here. */
+  lag: z.number().int(),
+  /** How long the oldest of them has been known (ms). */
+  lagMs: z.number(),
+  /** The sequence this node must apply before it is ready again; null when none. */
+  catchUpTo: z.number().int().nullable(),
+});
+export type ReadinessSnapshotReply = z.infer<typeof ReadinessSnapshotSchema>;
 
 export const TaskIdParamSchema = z.object({ taskId: AnyTaskIdSchema });
 export const GraphIdParamSchema = z.object({ id: GraphIdSchema });

@@ -3,6 +3,12 @@ import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, ERRORS, type ErrorCode, isAppError } from '../../errors.ts';
 
+/**
+ * The `type` of every problem is this prefix and the code: a URN, since the project owns no domain to
+ * host a page per code (the codes: src/errors.ts, the README's table).
+ */
+export const PROBLEM_TYPE_PREFIX = 'urn:agentmanager:error:';
+
 /** RFC 9457 problem details, with AM's stable `code`. */
 export interface Problem {
   type: string;
@@ -17,7 +23,7 @@ export interface Problem {
 export function problemOf(error: AppError, instance?: string): Problem {
   const field = typeof error.details?.field === 'string' ? error.details.field : undefined;
   return {
-    type: `https://agentmanager.dev/errors/${error.code}`,
+    type: `${PROBLEM_TYPE_PREFIX}${error.code}`,
     title: ERRORS[error.code].message,
     status: error.statusCode,
     detail: error.message,
@@ -52,13 +58,16 @@ export function errorHandler(
     );
   }
   if (fastifyError.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
-    return reply.code(415).type('application/problem+json').send({
-      type: 'https://agentmanager.dev/errors/AM_ERR_VALIDATION',
-      title: 'Unsupported media type',
-      status: 415,
-      detail: 'send application/json',
-      code: 'AM_ERR_VALIDATION',
-    });
+    return reply
+      .code(415)
+      .type('application/problem+json')
+      .send({
+        type: `${PROBLEM_TYPE_PREFIX}AM_ERR_VALIDATION`,
+        title: 'Unsupported media type',
+        status: 415,
+        detail: 'send application/json',
+        code: 'AM_ERR_VALIDATION',
+      });
   }
   if (
     fastifyError.statusCode === 400 ||
