@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { resolveNatsServerBinary } from '../src/store/nats-server-process.ts';
 import { type BenchReport, type HeadlineRow, ROOT, round } from './support/bench-kit.ts';
 
-const ALL = ['throughput', 'dispatch-latency', 'makespan', 'contention', 'replay', 'memory'] as const;
+const ALL = ['append-floor', 'throughput', 'dispatch-latency', 'makespan', 'contention', 'replay', 'memory'] as const;
 
 interface Failure {
   failed: true;
