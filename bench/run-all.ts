@@ -3,18 +3,27 @@
  * warm caches do not flatter the next), and their reports gathered into bench/results/<date>.json and a
  * markdown table of the headline rows in bench/results/<date>.md.
  *
- * Env: BENCH_ONLY=name,name (e.g. `throughput,replay`) runs those only; every other BENCH_* variable
+ * Env: BENCH_ONLY=name,name (e.g. `throughput,replay`) runs those only and updates them in the day's
+ * files, keeping the other benchmarks' results there; every other BENCH_* variable
  * reaches the benchmarks unchanged. A benchmark that fails is recorded with its exit code and the rest
  * still run; the exit code is 1 if any failed.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, release, totalmem, type } from 'node:os';
 import { join } from 'node:path';
 import { resolveNatsServerBinary } from '../src/store/nats-server-process.ts';
 import { type BenchReport, type HeadlineRow, ROOT, round } from './support/bench-kit.ts';
 
-const ALL = ['append-floor', 'throughput', 'dispatch-latency', 'makespan', 'contention', 'replay', 'memory'] as const;
+const ALL = [
+  'append-floor',
+  'throughput',
+  'dispatch-latency',
+  'makespan',
+  'contention',
+  'replay',
+  'memory',
+] as const;
 
 interface Failure {
   failed: true;
@@ -41,11 +50,23 @@ for (const name of selected) {
 }
 
 const date = new Date().toISOString().slice(0, 10);
-const results = { date, machine: machine(), versions: versions(), benchmarks };
 const dir = join(ROOT, 'bench', 'results');
 mkdirSync(dir, { recursive: true });
 const jsonPath = join(dir, `${date}.json`);
 const mdPath = join(dir, `${date}.md`);
+// A BENCH_ONLY run updates its benchmarks in the day's file and keeps the others (a rerun of one must
+// not erase the rest of the table); a full run replaces the file.
+const earlier =
+  only && existsSync(jsonPath)
+    ? (JSON.parse(readFileSync(jsonPath, 'utf8')) as { benchmarks?: Record<string, Outcome> }).benchmarks
+    : undefined;
+const ordered = Object.fromEntries(
+  ALL.filter((name) => name in benchmarks || (earlier !== undefined && name in earlier)).map((name) => [
+    name,
+    (benchmarks[name] ?? earlier?.[name]) as Outcome,
+  ]),
+);
+const results = { date, machine: machine(), versions: versions(), benchmarks: ordered };
 writeFileSync(jsonPath, `${JSON.stringify(results, null, 2)}\n`);
 const markdown = renderMarkdown(results);
 writeFileSync(mdPath, markdown);

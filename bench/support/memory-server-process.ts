@@ -56,6 +56,8 @@ export async function startServerProcess(options: {
         AM_MANAGER: 'false',
         AM_LOG_LEVEL: 'warn',
         AM_RATE_LIMIT_PER_SEC: '1000000',
+        // As deploy/Dockerfile and `npm start` set it.
+        MALLOC_ARENA_MAX: '2',
         ...options.env,
       },
       stdio: ['ignore', 'ignore', 'inherit'],

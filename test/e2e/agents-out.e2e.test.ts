@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTempDir, startTestNats, type TestNats } from '../kit/index.ts';
-import { am, killAll, type ServerProc, startServer } from './support/processes.ts';
+import { am, api, killAll, type ServerProc, startServer } from './support/processes.ts';
 
 /** `am agents add --out` for a deployment whose NATS is not the embedded one of `am up`. */
 describe('am agents add --out against an external NATS', () => {
@@ -79,5 +79,35 @@ describe('am agents add --out against an external NATS', () => {
     expect(written).toMatchObject({ nats_url: nats.url, nats_user: 'team-workers' });
     expect(written.nats_password).toBeUndefined();
     expect(add.output()).toContain(`add nats_password for NATS user team-workers to ${file}`);
+  });
+
+  it('am agents rotate ID --out renews the token and the NATS password (the old ones stop working); a revoked id is not added again', async () => {
+    const first = join(dir, 'r1.json');
+    const second = join(dir, 'r1-rotated.json');
+    const add = am(
+      ['agents', 'add', 'r1', '--role', 'worker', '--out', first, '--nats-url', nats.url],
+      env(),
+    );
+    expect(await add.exited).toBe(0);
+    const rotate = am(['agents', 'rotate', 'r1', '--out', second, '--nats-url', nats.url], env());
+    expect({ code: await rotate.exited, output: rotate.output() }).toMatchObject({ code: 0 });
+    const before = read(first);
+    const after = read(second);
+    expect(after).toMatchObject({ client_agent_id: 'r1', nats_user: 'am-agent-r1' });
+    expect(after.auth_token).not.toBe(before.auth_token);
+    expect(after.nats_password).not.toBe(before.nats_password);
+    const claim = (token: unknown) =>
+      api(server.url, String(token), 'POST', '/v1/tasks/claim', {
+        requestId: crypto.randomUUID(),
+        waitMs: 0,
+      });
+    expect((await claim(before.auth_token)).status).toBe(401);
+    expect((await claim(after.auth_token)).status).toBe(204);
+
+    const revoke = am(['agents', 'revoke', 'r1'], env());
+    expect(await revoke.exited).toBe(0);
+    const again = am(['agents', 'add', 'r1', '--role', 'worker'], env());
+    expect(await again.exited).not.toBe(0);
+    expect(again.output()).toMatch(/agent r1 was revoked .*ids are not reused.*new id \(e\.g\. r1-2\)/);
   });
 });

@@ -141,10 +141,12 @@ describe('deploy/Dockerfile', () => {
     expect(dockerfile).toMatch(/AM_HTTP_HOST=0\.0\.0\.0/);
   });
 
-  it('sets only variables AM reads', () => {
+  it('sets only variables AM reads, besides the runtime tuning of Node and glibc', () => {
     const env = /^ENV ((?:.*\\\n)*.*)$/m.exec(dockerfile)?.[1] ?? '';
     const names = [...env.matchAll(/([A-Z_]+)=/g)].map((m) => m[1] ?? '');
-    expect(names.filter((n) => n !== 'NODE_ENV' && !AM_VARIABLES.has(n))).toEqual([]);
+    const runtime = new Set(['NODE_ENV', 'MALLOC_ARENA_MAX']);
+    expect(names.filter((n) => !runtime.has(n) && !AM_VARIABLES.has(n))).toEqual([]);
+    expect(names).toContain('MALLOC_ARENA_MAX');
   });
 });
 
