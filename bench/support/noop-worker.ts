@@ -7,6 +7,7 @@
 import { HttpTransport } from '../../src/worker/http-transport.ts';
 import { NatsTransport } from '../../src/worker/nats-transport.ts';
 import { createWorker } from '../../src/worker/worker.ts';
+import { serveBenchProtocol } from './worker-process.ts';
 
 const token = process.env.AM_TOKEN ?? '';
 const transport =
@@ -26,12 +27,4 @@ const worker = createWorker(
   },
 );
 worker.start();
-const cpuAtReady = process.cpuUsage();
-process.stdout.write('ready\n');
-process.on('SIGTERM', () => {
-  const cpu = process.cpuUsage(cpuAtReady);
-  void worker.stop().then(() => {
-    process.stdout.write(`done ${worker.stats.completed}\ncpu ${(cpu.user + cpu.system) / 1000}\n`);
-    process.exit(0);
-  });
-});
+serveBenchProtocol(worker);

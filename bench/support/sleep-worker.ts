@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { HttpTransport } from '../../src/worker/http-transport.ts';
 import { NatsTransport } from '../../src/worker/nats-transport.ts';
 import { createWorker } from '../../src/worker/worker.ts';
+import { serveBenchProtocol } from './worker-process.ts';
 
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 1);
 // The worker client hangs one abort listener per slot on a shared signal: past 10 slots Node warns of a leak.
@@ -51,12 +52,4 @@ if (process.env.BENCH_HOLD === '1') {
     worker.start();
   });
 } else worker.start();
-const cpuAtReady = process.cpuUsage();
-process.stdout.write('ready\n');
-process.on('SIGTERM', () => {
-  const cpu = process.cpuUsage(cpuAtReady);
-  void worker.stop().then(() => {
-    process.stdout.write(`done ${worker.stats.completed}\ncpu ${(cpu.user + cpu.system) / 1000}\n`);
-    process.exit(0);
-  });
-});
+serveBenchProtocol(worker);
