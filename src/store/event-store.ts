@@ -56,6 +56,13 @@ export interface ConsumeOptions {
   filter?: string;
   /** Messages requested per pull; larger = faster replays, more buffered memory. Default: 2000. */
   batch?: number;
+  /**
+   * Delivered messages the reader has not taken yet at which the consumer is paused (stopped, and made
+   * again from the next sequence once the reader has caught up). Default: 8 × batch.
+   */
+  highWater?: number;
+  /** Told each time the consumer is paused for a slow reader (metrics, tests). */
+  onPause?: (buffered: number) => void;
 }
 
 /** Budget of reads and consumer creation, waiting for a reconnect included. */
@@ -221,6 +228,7 @@ export class EventStore {
     const { signal } = opts;
     const filter = opts.filter ?? this.subjects.all();
     const batch = opts.batch ?? 2000;
+    const highWater = Math.max(batch, opts.highWater ?? batch * 8);
     let nextSeq = Math.max(1, Math.floor(fromSeq));
     let started = false;
     let failures = 0;
@@ -238,13 +246,27 @@ export class EventStore {
       }
       started = true;
       let delivered: RawStoredMessage[] = [];
+      /**
+       * Set when the reader fell `highWater` behind: nats.js pulls again as soon as its callback returns,
+       * whatever the reader does with the messages, so a fold slower than the feed (a replay into
+       * Postgres, a big rebuild) would hold most of the stream in memory. Stopping the consumer and
+       * making a new one from the next sequence once the reader caught up costs a consumer creation per
+       * `highWater` messages.
+       */
+      let paused = false;
+      let messages: ConsumerMessages | undefined;
+      const pauseIfBehind = () => {
+        if (paused || delivered.length < highWater) return;
+        paused = true;
+        opts.onPause?.(delivered.length);
+        void messages?.stop();
+      };
       let wake: (() => void) | null = null;
       const wakeReader = () => {
         const resume = wake;
         wake = null;
         resume?.();
       };
-      let messages: ConsumerMessages;
       try {
         // Refill at half the batch so the next pull is in flight while the first half is processed.
         // The callback form skips nats.js's per-message async iterator.
@@ -258,9 +280,12 @@ export class EventStore {
             const checked = this.#ownAppends.take(subject, data);
             if (checked !== undefined) message.checked = checked;
             delivered.push(message);
+            pauseIfBehind();
             wakeReader();
           },
         });
+        // The first deliveries may have reached the callback before `messages` was set.
+        if (paused) void messages.stop();
       } catch {
         consumer.delete().catch(() => {});
         await sleep(this.#backoff(failures++), signal);
@@ -272,9 +297,10 @@ export class EventStore {
         wakeReader();
       };
       // Settles when the consumer gives up (e.g. it could not be recreated for a long time) or stops.
-      void messages.closed().then(end, end);
+      const running: ConsumerMessages = messages;
+      void running.closed().then(end, end);
       const stop = () => {
-        void messages.stop();
+        void running.stop();
         wakeReader();
       };
       signal?.addEventListener('abort', stop, { once: true });
@@ -297,11 +323,12 @@ export class EventStore {
         }
       } finally {
         signal?.removeEventListener('abort', stop);
-        messages.stop();
+        running.stop();
         consumer.delete().catch(() => {});
       }
       if (this.#nc.isClosed()) return;
-      if (!isAborted(signal)) await sleep(this.#backoff(failures++), signal);
+      // A pause is not a failure: the next consumer starts at once.
+      if (!isAborted(signal) && !paused) await sleep(this.#backoff(failures++), signal);
     }
   }
 

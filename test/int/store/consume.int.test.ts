@@ -152,6 +152,39 @@ describe('EventStore.consume', () => {
     expect(got).toEqual([]);
   });
 
+  describe('when the reader is slower than the feed', () => {
+    it('pauses the consumer at highWater and resumes from the next sequence: every event once, in order', async () => {
+      const graphId = randomUUID();
+      const appended = [
+        ...(await appendMany(graphId, 500)),
+        ...(await appendMany(graphId, 500, 500)),
+        ...(await appendMany(graphId, 500, 1000)),
+      ];
+      const abort = new AbortController();
+      const seqs: number[] = [];
+      let largestBatch = 0;
+      const pauses: number[] = [];
+      const opts = {
+        signal: abort.signal,
+        filter: t.store.subjects.graphTrail(graphId),
+        batch: 100,
+        highWater: 300,
+        onPause: (buffered: number) => pauses.push(buffered),
+      };
+      for await (const batch of t.store.consumeBatches(appended[0] ?? 1, opts)) {
+        largestBatch = Math.max(largestBatch, batch.length);
+        for (const message of batch) seqs.push(message.seq);
+        // A fold much slower than the feed.
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        if (seqs.length >= appended.length) abort.abort();
+      }
+      expect(seqs).toEqual(appended);
+      expect(pauses.length).toBeGreaterThan(0);
+      // What waits for the reader stays near highWater (one pull may be in flight when it pauses).
+      expect(largestBatch).toBeLessThanOrEqual(300 + 100);
+    });
+  });
+
   describe('when the nats-server restarts', () => {
     it.skipIf(testNatsIsExternal())(
       'resumes after the last delivered sequence: later appends still arrive',
