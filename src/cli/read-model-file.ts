@@ -5,6 +5,11 @@ import { AppError } from '../errors.ts';
 
 const SERVER_FILE = /^read-model-(\d+)\.sqlite$/;
 
+/** The read-model file a server on `port` uses in `home` when AM_DB does not name one. */
+export function serverReadModelFile(home: string, port: number): string {
+  return join(home, `read-model-${port}.sqlite`);
+}
+
 export interface ReadModelFile {
   path: string;
   /** Which server the file belongs to, or why it was chosen: for the command's first line. */
@@ -21,46 +26,47 @@ export interface ReadModelFile {
 export function chooseReadModelFile(config: Config, explicit: string | undefined): ReadModelFile {
   if (explicit !== undefined) return { path: explicit, why: 'given with --db' };
   if (config.AM_DB !== undefined) return { path: config.AM_DB, why: 'AM_DB' };
-  const own = `read-model-${config.AM_HTTP_PORT}.sqlite`;
-  const files = serverFiles(config.AM_HOME);
-  const byPort = (name: string) => `the read model of the server on port ${SERVER_FILE.exec(name)?.[1]}`;
-  if (files.some((file) => file.name === own)) {
-    return { path: join(config.AM_HOME, own), why: byPort(own) };
+  const home = config.AM_HOME;
+  const ownPort = config.AM_HTTP_PORT;
+  const byPort = (port: number) => `the read model of the server on port ${port}`;
+  const files = serverFiles(home);
+  if (files.some((file) => file.port === ownPort)) {
+    return { path: serverReadModelFile(home, ownPort), why: byPort(ownPort) };
   }
   const [only, ...more] = files;
   if (only === undefined) {
     return {
-      path: join(config.AM_HOME, own),
-      why: `a new file: no server has used ${config.AM_HOME} yet (AM_HTTP_PORT ${config.AM_HTTP_PORT})`,
+      path: serverReadModelFile(home, ownPort),
+      why: `a new file: no server has used ${home} yet (AM_HTTP_PORT ${ownPort})`,
     };
   }
   if (more.length === 0) {
     return {
-      path: join(config.AM_HOME, only.name),
-      why: `${byPort(only.name)}, the only one in ${config.AM_HOME} (none for AM_HTTP_PORT ${config.AM_HTTP_PORT})`,
+      path: only.path,
+      why: `${byPort(only.port)}, the only one in ${home} (none for AM_HTTP_PORT ${ownPort})`,
     };
   }
   const listed = files
     .map(
-      (file) =>
-        `  ${join(config.AM_HOME, file.name)} (port ${SERVER_FILE.exec(file.name)?.[1]}, last written ${file.modified})`,
+      (file) => `  ${file.path} (port ${file.port}, last written ${statSync(file.path).mtime.toISOString()})`,
     )
     .join('\n');
   throw new AppError(
     'AM_ERR_CONFIG_INVALID',
-    `${config.AM_HOME} holds the read models of several servers and none for AM_HTTP_PORT ${config.AM_HTTP_PORT}:\n${listed}\nchoose one with --db FILE (or set AM_HTTP_PORT to its server's port)`,
+    `${home} holds the read models of several servers and none for AM_HTTP_PORT ${ownPort}:\n${listed}\nchoose one with --db FILE (or set AM_HTTP_PORT to its server's port)`,
   );
 }
 
-function serverFiles(home: string): Array<{ name: string; modified: string }> {
+/** The servers' read-model files in `home`, by port. */
+function serverFiles(home: string): Array<{ path: string; port: number }> {
   let names: string[];
   try {
     names = readdirSync(home);
   } catch {
     return [];
   }
-  return names
-    .filter((name) => SERVER_FILE.test(name))
-    .sort()
-    .map((name) => ({ name, modified: statSync(join(home, name)).mtime.toISOString() }));
+  return names.sort().flatMap((name) => {
+    const port = SERVER_FILE.exec(name)?.[1];
+    return port === undefined ? [] : [{ path: join(home, name), port: Number(port) }];
+  });
 }

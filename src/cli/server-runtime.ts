@@ -15,6 +15,7 @@ import { closeNats, connectNats } from '../store/connect.ts';
 import { natsUsersFileSink } from '../store/nats-users-file.ts';
 import { Cleanups } from './cleanups.ts';
 import { hasReplicatedCasBugs, REPLICATED_CAS_WARNING } from './nats-version.ts';
+import { serverReadModelFile } from './read-model-file.ts';
 
 export interface ServerRuntimeOptions {
   config: Config;
@@ -91,7 +92,7 @@ export async function startServerRuntime(opts: ServerRuntimeOptions): Promise<Se
   cleanups.push('NATS connection', () => closeNats(nc, 2_000), 2_500);
   try {
     const port = opts.port ?? config.AM_HTTP_PORT;
-    const dbPath = config.AM_DB ?? join(config.AM_HOME, `read-model-${port}.sqlite`);
+    const dbPath = config.AM_DB ?? serverReadModelFile(config.AM_HOME, port);
     mkdirSync(join(dbPath, '..'), { recursive: true, mode: 0o700 });
     const node = await startAppNode({
       nc,
