@@ -35,12 +35,10 @@ export class StreamWatch {
     return this.#probedAt;
   }
 
-  /** Whether the stream is known to hold more than `seq` (own acknowledged appends count, live). */
-  holdsMoreThan(seq: number): boolean {
-    return this.knownEnd() > seq;
-  }
-
-  /** The last sequence the stream is known to hold: probed, delivered, or acknowledged to this process. */
+  /**
+   * The last sequence the stream is known to hold: probed, delivered, or acknowledged to this process
+   * (own acknowledged appends count, live).
+   */
   knownEnd(): number {
     return Math.max(this.#streamSeq, this.source.ackedSeq ?? 0);
   }
