@@ -1,36 +1,15 @@
 import { AppError } from '../errors.ts';
 import type { FeedStatus } from '../projections/index.ts';
+import type { ReadinessSnapshotReply } from '../protocol/index.ts';
+
+/**
+ * The readiness verdict with the figures it was made on (what `/readyz` shows): the protocol's schema is
+ * the one definition, so the OpenAPI document and the server cannot drift apart.
+ */
+export type ReadinessSnapshot = ReadinessSnapshotReply;
 
 /** Why a node is not ready. */
-export type NotReadyReason =
-  | 'catching_up'
-  | 'nats_unreachable'
-  | 'feed_stalled'
-  | 'lagging'
-  | 'projector_failed'
-  | 'stopping';
-
-/** The readiness verdict with the figures it was made on (what `/readyz` shows). */
-export interface ReadinessSnapshot {
-  ready: boolean;
-  reason: NotReadyReason | null;
-  /** One line for operators. */
-  detail: string;
-  /** When this verdict began (ISO 8601). */
-  since: string;
-  nats: 'connected' | 'unavailable';
-  projector: 'running' | 'stopped' | 'failed';
-  appliedSeq: number;
-  deliveredSeq: number;
-  /** The highest stream sequence this node knows of. */
-  streamSeq: number;
-  /** Events known to be in the stream and not applied here. */
-  lag: number;
-  /** How long the oldest of them has been known (ms). */
-  lagMs: number;
-  /** The sequence this node must apply before it is ready again (start-up, after a reconnect); null when none. */
-  catchUpTo: number | null;
-}
+export type NotReadyReason = NonNullable<ReadinessSnapshot['reason']>;
 
 /** What readiness watches: the projector, structurally. */
 export interface ReadinessProjector {
